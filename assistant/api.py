@@ -1,0 +1,148 @@
+"""The public entry points: ``Assistant`` (configured pipeline) and ``answer()`` (one call).
+
+The pipeline is a LangChain Runnable chain: condense the question with the chat history,
+retrieve passages, generate a cited answer. Front-ends (CLI, Gradio app, scripts) call
+``Assistant.ask`` or ``Assistant.stream`` and hold no retrieval or prompt logic.
+The model and the BM25 index are loaded once per Assistant and reused across questions.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .answering import Answer, ExtractiveGenerator, Generator, check_question, condense_question
+from .config import Settings
+from .embedding import SentenceTransformerEmbedder
+from .index import Index, IndexReport, IndexStats
+from .retrieval import Filters, Retriever
+
+
+class Assistant:
+    """A question-answering assistant over one corpus and index."""
+
+    def __init__(self, settings: Settings | None = None, *, generator: Generator | None = None,
+                 **overrides):
+        self.settings = (settings or Settings.from_env()).replace(**overrides)
+        self.embedder = SentenceTransformerEmbedder(self.settings.model_path(),
+                                                    self.settings.embed_batch_size)
+        self.index = Index(self.settings, self.embedder)
+        self.retriever = Retriever(self.index, self.embedder, self.settings)
+        self._generator = generator
+        self._generators: dict[str, Generator] = {}
+        self._chain = None
+
+    # -- indexing -------------------------------------------------------------------------
+    def build_index(self, corpus_dir: str | Path | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> IndexReport:
+        """Index the corpus folder incrementally (see ``Index.build``)."""
+        return self.index.build(corpus_dir, progress=progress)
+
+    def stats(self) -> IndexStats:
+        return self.index.stats()
+
+    # -- answering ------------------------------------------------------------------------
+    def generator(self, name: str | None = None) -> Generator:
+        """The answer generator by name (None: the configured one)."""
+        if self._generator is not None and name is None:
+            return self._generator
+        name = name or self.settings.generator
+        if name not in self._generators:
+            if name == "extractive":
+                self._generators[name] = self._extractive()
+            else:
+                from .generation import make_generator
+
+                self._generators[name] = make_generator(name, self.settings, self.embedder,
+                                                        fallback=self._extractive())
+        return self._generators[name]
+
+    def _extractive(self) -> ExtractiveGenerator:
+        return ExtractiveGenerator(self.settings.answer_sentences, self.settings.abstain_threshold)
+
+    @property
+    def chain(self):
+        """The pipeline as a LangChain Runnable: {question, history, ...} -> Answer."""
+        if self._chain is None:
+            from langchain_core.runnables import RunnableLambda
+
+            self._chain = (RunnableLambda(self._condense_step, name="condense")
+                           | RunnableLambda(self._retrieve_step, name="retrieve")
+                           | RunnableLambda(self._generate_step, name="generate"))
+        return self._chain
+
+    def ask(self, question: str, history=None, *, k: int | None = None,
+            filters: Filters | None = None, generator: str | None = None,
+            on_text: Callable[[str], None] | None = None,
+            on_searched: Callable[[str], None] | None = None) -> Answer:
+        """Answer one question (with optional chat history) with citations."""
+        return self.chain.invoke({"question": question, "history": history, "k": k,
+                                  "filters": filters, "generator": generator,
+                                  "on_text": on_text, "on_searched": on_searched})
+
+    def stream(self, question: str, history=None, **kwargs) -> Iterator[tuple[str, object]]:
+        """Events while answering: ("searched", str), ("text", str) pieces, ("answer", Answer)."""
+        events: queue.Queue = queue.Queue()
+        done = object()
+
+        def run():
+            try:
+                answer = self.ask(question, history, on_text=lambda t: events.put(("text", t)),
+                                  on_searched=lambda q: events.put(("searched", q)), **kwargs)
+                events.put(("answer", answer))
+            except BaseException as exc:  # re-raised in the consumer's thread
+                events.put(("error", exc))
+            finally:
+                events.put(done)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        while True:
+            item = events.get()
+            if item is done:
+                break
+            if item[0] == "error":
+                raise item[1]
+            yield item
+        thread.join()
+
+    def condense(self, question: str, history=None, generator: str | None = None) -> str:
+        """The standalone question that will be searched for."""
+        question = check_question(question, self.settings.max_question_chars)
+        gen = self.generator(generator)
+        condense = getattr(gen, "condense", None)
+        return condense(question, history) if condense and history else condense_question(question, history)
+
+    # Chain steps (each takes and returns a dict, except the last).
+    def _condense_step(self, state: dict) -> dict:
+        question = check_question(state["question"], self.settings.max_question_chars)
+        searched = self.condense(question, state.get("history"), state.get("generator"))
+        if state.get("on_searched"):
+            state["on_searched"](searched)
+        return {**state, "question": question, "searched_for": searched}
+
+    def _retrieve_step(self, state: dict) -> dict:
+        retrieval = self.retriever.retrieve(state["searched_for"], k=state.get("k"),
+                                            filters=state.get("filters"))
+        return {**state, "retrieval": retrieval}
+
+    def _generate_step(self, state: dict) -> Answer:
+        answer = self.generator(state.get("generator")).generate(
+            state["question"], state["retrieval"], on_text=state.get("on_text"))
+        answer.searched_for = state["searched_for"]
+        return answer
+
+
+_DEFAULT: Assistant | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def answer(question: str, history=None, **kwargs) -> Answer:
+    """Answer a question from the default index (settings from the environment)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = Assistant()
+    return _DEFAULT.ask(question, history, **kwargs)

@@ -1,0 +1,139 @@
+"""The `assistant` command: index | ask | serve | eval. It parses, calls the library, and
+turns library errors into click errors; nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .config import GENERATORS, Settings
+from .errors import AssistantError
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    try:
+        return Settings.from_env(**ctx.obj, **overrides)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--corpus", "corpus_dir", type=click.Path(), default=None,
+              help="Folder of articles [env ASSISTANT_CORPUS_DIR; default corpus/].")
+@click.option("--index", "index_dir", type=click.Path(), default=None,
+              help="Folder of the persisted index [env ASSISTANT_INDEX_DIR; default index/].")
+@click.option("--chroma-url", default=None,
+              help="Use a Chroma server instead of the embedded store [env ASSISTANT_CHROMA_URL].")
+@click.option("--generator", type=click.Choice(GENERATORS), default=None,
+              help="Who writes the answer [env ASSISTANT_GENERATOR; default extractive].")
+@click.version_option(package_name="news-assistant")
+@click.pass_context
+def main(ctx: click.Context, corpus_dir, index_dir, chroma_url, generator) -> None:
+    """Ask questions of a folder of news articles; every answer sentence is cited."""
+    ctx.obj = {"corpus_dir": corpus_dir, "index_dir": index_dir, "chroma_url": chroma_url,
+               "generator": generator}
+
+
+def _assistant(settings: Settings):
+    from .api import Assistant
+
+    return Assistant(settings)
+
+
+@main.command("index")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def index_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Build or update the index from the corpus folder (incremental)."""
+    settings = _settings(ctx)
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json or not sys.stderr.isatty(),
+               file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = _assistant(settings).build_index(progress=progress)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        bar.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    if report.rebuilt:
+        click.echo(report.rebuilt)
+    click.echo(
+        f"{report.articles} articles, {report.chunks} chunks: {report.added} added, "
+        f"{report.updated} updated, {report.removed} removed, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} skipped; {report.embedded} chunks embedded in {report.seconds:.1f} s"
+    )
+    for problem in report.skipped:
+        click.echo(f"skipped {problem.path}: {problem.reason}")
+    for problem in report.warnings:
+        click.echo(f"warning {problem.path}: {problem.reason}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the structured answer as JSON.")
+@click.option("-k", "--passages", "k", type=click.IntRange(1, 50), default=None,
+              help="Number of passages to retrieve.")
+@click.option("--history", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON file with the chat so far: [[question, answer], ...].")
+@click.option("--since", default=None, help="Only articles dated on or after YYYY-MM-DD.")
+@click.option("--until", default=None, help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--outlet", "outlets", multiple=True, help="Only these outlets (repeatable).")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, until, outlets) -> None:
+    """Answer QUESTION from the indexed articles, with numbered sources."""
+    from .retrieval import Filters
+
+    settings = _settings(ctx)
+    turns = None
+    if history:
+        try:
+            with open(history, encoding="utf-8") as fh:
+                turns = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"cannot read history file {history}: {exc}") from exc
+    try:
+        filters = Filters.parse(since, until, list(outlets) or None)
+        assistant = _assistant(settings)
+        stream = not as_json and sys.stdout.isatty() and settings.generator != "extractive"
+        result = assistant.ask(question, turns, k=k, filters=filters,
+                               on_text=(lambda t: click.echo(t, nl=False)) if stream else None)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        if stream:
+            click.echo("\n")
+        if result.searched_for and result.searched_for != result.question:
+            click.echo(f"(searched for: {result.searched_for})")
+        if result.fallback:
+            click.echo(f"(fallback to the extractive answer: {result.fallback_reason})")
+        click.echo(str(result))
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind [env ASSISTANT_HOST; default 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [env ASSISTANT_PORT; default 7860].")
+@click.option("--no-index", is_flag=True, help="Do not build or update the index before serving.")
+@click.pass_context
+def serve(ctx: click.Context, host, port, no_index: bool) -> None:
+    """Serve the web chat (builds or updates the index first)."""
+    settings = _settings(ctx, host=host, port=port)
+    from .webapp import serve as run_app
+
+    try:
+        run_app(settings, build=not no_index)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc

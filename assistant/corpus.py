@@ -1,0 +1,349 @@
+"""Load articles from a corpus folder: .txt, .md, .html/.htm, .json/.jsonl.
+
+A file that cannot be read or parsed is skipped with a one-line reason naming it (and the
+line or record); the rest of the corpus loads. Content that appears under two names is kept
+once and the copy reported. Symbolic links to folders are not followed (no loops); hidden
+files are ignored. Deliberately left out: PDF and office formats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import ArticleError, CorpusError
+
+EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+MAX_FILE_BYTES = 200_000_000  # a JSON corpus file may hold thousands of articles
+MAX_ARTICLE_CHARS = 1_000_000  # about 1,200 chunks: beyond that it is not one news article
+
+_DATE_RE = re.compile(r"^\s*date\s+(\S+)\s*", re.IGNORECASE)
+_HEADER_RE = re.compile(r"^(title|source|url|author)\s*:\s*(.*)$", re.IGNORECASE)
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FIRST_SENTENCE_RE = re.compile(r"^(.{10,300}?[.!?])(?=\s|$)", re.DOTALL)
+
+
+@dataclass
+class Article:
+    id: str
+    path: str  # relative to the corpus folder, with "#n" for the n-th record of a JSON file
+    title: str
+    source: str
+    date: str | None  # ISO YYYY-MM-DD
+    url: str | None
+    text: str
+    author: str | None = None
+    category: str | None = None
+    hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.hash:
+            h = hashlib.sha256()
+            for part in (self.title, self.source, self.date, self.url, self.author, self.text):
+                h.update((part or "").encode("utf-8", "surrogatepass"))
+                h.update(b"\x1f")
+            self.hash = h.hexdigest()[:32]
+
+    @property
+    def text_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Problem:
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class LoadReport:
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)  # not indexed, with the reason
+    warnings: list[Problem] = field(default_factory=list)  # indexed, with a caveat
+
+
+def load_articles(corpus_dir: str | Path, today: dt.date | None = None) -> LoadReport:
+    """Read every article under corpus_dir (recursively); never raises for one bad file."""
+    root = Path(corpus_dir)
+    if not root.exists():
+        raise CorpusError(f"corpus folder {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path {str(root)!r} is not a folder")
+    report = LoadReport()
+    seen_text: dict[str, str] = {}
+    for path in _walk(root):
+        rel = path.relative_to(root).as_posix()
+        if path.suffix.lower() not in EXTENSIONS:
+            report.skipped.append(
+                Problem(rel, f"unsupported file type {path.suffix or '(none)'!r}; "
+                        f"supported: {', '.join(EXTENSIONS)}")
+            )
+            continue
+        try:
+            articles = parse_file(path, rel, report, today=today)
+        except ArticleError as exc:
+            report.skipped.append(Problem(exc.path, exc.reason))
+            continue
+        for article in articles:
+            first = seen_text.get(article.text_hash)
+            if first is not None:
+                report.skipped.append(
+                    Problem(article.path, f"duplicate content of {first} (indexed once)")
+                )
+                continue
+            seen_text[article.text_hash] = article.path
+            report.articles.append(article)
+    return report
+
+
+def _walk(root: Path):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def parse_file(path: Path, rel: str, report: LoadReport | None = None,
+               today: dt.date | None = None) -> list[Article]:
+    """Parse one file into articles; raises ArticleError naming the file when it cannot.
+
+    Problems with single records of a JSON file, and caveats (odd encodings, unknown
+    dates), are added to ``report``.
+    """
+    report = LoadReport() if report is None else report
+    warnings = report.warnings
+    raw = _read_bytes(path, rel)
+    text = _decode(raw, rel, warnings)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        return _parse_json_records(text, rel, suffix, report, today)
+    if suffix == ".md":
+        fields = _parse_markdown(text, rel)
+    elif suffix in (".html", ".htm"):
+        fields = _parse_html(text, rel)
+    else:
+        fields = _parse_txt(text)
+    fields.setdefault("source", path.stem)
+    return [_make_article(rel, rel, fields, warnings, today)]
+
+
+def _read_bytes(path: Path, rel: str) -> bytes:
+    try:
+        if not path.is_file():
+            raise ArticleError(rel, "not a regular file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ArticleError(rel, f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
+        return path.read_bytes()
+    except OSError as exc:
+        raise ArticleError(rel, f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def _decode(raw: bytes, rel: str, warnings: list[Problem]) -> str:
+    if not raw.strip():
+        raise ArticleError(rel, "empty file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+        warnings.append(Problem(rel, "decoded as UTF-16 (byte-order mark)"))
+        return _clean(text)
+    if b"\x00" in raw[:4096] or _binary_ratio(raw[:4096]) > 0.1:
+        raise ArticleError(rel, "binary data, not text")
+    try:
+        return _clean(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        warnings.append(Problem(rel, "not valid UTF-8; decoded as Latin-1 (Windows-1252)"))
+        try:
+            return _clean(raw.decode("cp1252"))
+        except UnicodeDecodeError:
+            return _clean(raw.decode("latin-1"))
+
+
+def _binary_ratio(sample: bytes) -> float:
+    if not sample:
+        return 0.0
+    bad = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return bad / len(sample)
+
+
+def _clean(text: str) -> str:
+    text = _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.lstrip("\ufeff")
+
+
+def _parse_txt(text: str) -> dict:
+    fields: dict = {}
+    m = _DATE_RE.match(text)
+    if m:
+        fields["date"] = m.group(1)
+        text = text[m.end():]
+    lines = text.lstrip("\n").split("\n")
+    while lines and (h := _HEADER_RE.match(lines[0].strip())):
+        fields[h.group(1).lower()] = h.group(2).strip()
+        lines.pop(0)
+    fields["text"] = "\n".join(lines).strip()
+    return fields
+
+
+def _parse_markdown(text: str, rel: str) -> dict:
+    import yaml
+
+    fields: dict = {}
+    body = text.lstrip("\ufeff")
+    if body.startswith("---"):
+        end = re.search(r"^---\s*$", body[3:], re.MULTILINE)
+        if end is None:
+            raise ArticleError(rel, "front matter starts with '---' but has no closing '---'")
+        front = body[3:3 + end.start()]
+        body = body[3 + end.end():]
+        try:
+            meta = yaml.safe_load(front) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 2}" if mark is not None else ""
+            raise ArticleError(rel, f"invalid YAML front matter{where}") from exc
+        if not isinstance(meta, dict):
+            raise ArticleError(rel, "front matter is not a mapping of fields")
+        for key in ("title", "date", "source", "url", "author"):
+            if meta.get(key) not in (None, ""):
+                fields[key] = str(meta[key])
+    body = body.strip()
+    heading = re.match(r"^#\s+(.+)$", body, re.MULTILINE)
+    if heading and "title" not in fields and heading.start() == 0:
+        fields["title"] = heading.group(1).strip()
+        body = body[heading.end():].strip()
+    fields["text"] = body
+    return fields
+
+
+def _parse_html(text: str, rel: str) -> dict:
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False)
+    except Exception as exc:  # trafilatura raises assorted lxml errors on broken markup
+        raise ArticleError(rel, f"cannot parse HTML: {exc}") from exc
+    data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
+    body = (data.get("text") or "").strip()
+    title = (data.get("title") or "").strip()
+    if title and body.startswith(title):
+        body = body[len(title):].strip()
+    fields = {"text": body}
+    for key, name in (("title", "title"), ("sitename", "source"), ("date", "date"),
+                      ("url", "url"), ("author", "author")):
+        if data.get(key):
+            fields[name] = str(data[key]).strip()
+    return fields
+
+
+def _parse_json_records(text: str, rel: str, suffix: str, report: LoadReport,
+                        today: dt.date | None) -> list[Article]:
+    skipped, warnings = report.skipped, report.warnings
+    skipped_before = len(skipped)
+    records: list[tuple[str, object]] = []
+    if suffix == ".jsonl":
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((f"line {lineno}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                skipped.append(Problem(f"{rel}:{lineno}", f"invalid JSON on line {lineno}: {exc.msg}"))
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ArticleError(
+                rel, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from exc
+        items = data if isinstance(data, list) else [data]
+        records = [(f"record {i}", item) for i, item in enumerate(items)]
+    articles = []
+    for n, (where, record) in enumerate(records):
+        ref = f"{rel}#{n}"
+        if not isinstance(record, dict):
+            skipped.append(Problem(ref, f"{where}: not a JSON object"))
+            continue
+        body = record.get("body")
+        if not isinstance(body, str) or not body.strip():
+            skipped.append(Problem(ref, f"{where}: no 'body' text"))
+            continue
+        fields = {"text": _clean(body).strip()}
+        for key, name in (("title", "title"), ("source", "source"), ("published_at", "date"),
+                          ("url", "url"), ("author", "author"), ("category", "category")):
+            value = record.get(key)
+            if value not in (None, ""):
+                fields[name] = str(value)
+        fields.setdefault("source", Path(rel).stem)
+        try:
+            articles.append(_make_article(ref, f"{rel}#{n}", fields, warnings, today))
+        except ArticleError as exc:
+            skipped.append(Problem(ref, f"{where}: {exc.reason}"))
+    if not records and len(skipped) == skipped_before:
+        raise ArticleError(rel, "no records")
+    return articles
+
+
+def parse_date(value: str | None) -> str | None:
+    """ISO date (YYYY-MM-DD) from a date or datetime string; None when it is not one."""
+    if not value:
+        return None
+    m = re.match(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})", value)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError:
+        return None
+
+
+def first_sentence(text: str) -> str:
+    """The article's first sentence, as a fallback title."""
+    line = text.strip().split("\n", 1)[0].strip()
+    m = _FIRST_SENTENCE_RE.match(line)
+    title = m.group(1) if m else line
+    return title if len(title) <= 200 else title[:197].rstrip() + "…"
+
+
+def _make_article(ident: str, path: str, fields: dict, warnings: list[Problem],
+                  today: dt.date | None) -> Article:
+    text = fields.get("text", "").strip()
+    if not text:
+        raise ArticleError(path, "no article text")
+    if len(text) > MAX_ARTICLE_CHARS:
+        raise ArticleError(
+            path, f"article text is {len(text):,} characters, over the {MAX_ARTICLE_CHARS:,} limit"
+        )
+    raw_date = fields.get("date")
+    date = parse_date(raw_date)
+    if raw_date and date is None:
+        warnings.append(Problem(path, f"unknown date {raw_date!r} (expected YYYY-MM-DD); indexed without a date"))
+    today = today or dt.date.today()
+    if date and dt.date.fromisoformat(date) > today + dt.timedelta(days=1):
+        warnings.append(Problem(path, f"date {date} is in the future; indexed without a date"))
+        date = None
+    return Article(
+        id=hashlib.sha1(ident.encode("utf-8", "surrogatepass")).hexdigest()[:16],
+        path=path,
+        title=(fields.get("title") or first_sentence(text)).strip()[:300],
+        source=(fields.get("source") or "").strip()[:200] or "unknown",
+        date=date,
+        url=fields.get("url") or None,
+        text=text,
+        author=fields.get("author") or None,
+        category=fields.get("category") or None,
+    )

@@ -1,0 +1,89 @@
+"""Sentence embeddings with the packaged all-MiniLM-L6-v2 (sentence-transformers, CPU).
+
+The model is loaded lazily, once per process and path, and loaded from a folder only
+(``HF_HUB_OFFLINE=1``): nothing is downloaded. Vectors are L2-normalised, so a dot product
+is the cosine similarity. ``Embedder.count`` counts texts actually encoded, so benchmarks
+and tests can check that nothing was embedded twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .config import offline_environment
+
+_MODELS: dict[str, object] = {}
+_LOCK = threading.Lock()
+
+
+class Embedder(Protocol):
+    """The embedding seam: texts in, normalised float32 vectors out."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def load_model(path: str):
+    """The SentenceTransformer at path, loaded once per process."""
+    with _LOCK:
+        model = _MODELS.get(path)
+        if model is None:
+            offline_environment()
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            _MODELS[path] = model
+        return model
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local folder."""
+
+    def __init__(self, model_path: str, batch_size: int = 64):
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.name = "sentence-transformers:" + model_path.rstrip("/").split("/")[-2 if model_path.rstrip("/").endswith("model") else -1]
+        self.count = 0  # texts encoded by this embedder
+
+    @property
+    def model(self):
+        return load_model(self.model_path)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        self.count += len(texts)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def as_langchain(self):
+        """This embedder as a LangChain ``Embeddings`` (for LangChain vector stores)."""
+        from langchain_core.embeddings import Embeddings
+
+        outer = self
+
+        class _LangChainEmbeddings(Embeddings):
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return outer.embed(texts).tolist()
+
+            def embed_query(self, text: str) -> list[float]:
+                return outer.embed_one(text).tolist()
+
+        return _LangChainEmbeddings()

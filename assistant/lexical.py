@@ -1,0 +1,147 @@
+"""BM25 over chunks: built at index time, updated incrementally, persisted beside the index.
+
+Okapi BM25 with k1=1.2, b=0.75 (Robertson & Zaragoza 2009) over lower-cased word tokens
+without English stop words. The index stores each chunk's term counts; ``sync`` brings it
+up to date with the chunk store by adding and dropping chunks by id, so neither indexing
+nor a query ever rebuilds it from scratch. Scoring uses a term-major sparse matrix that is
+rebuilt lazily after a change. Left out: stemming and phrase queries.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+K1 = 1.2
+B = 0.75
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves s t also said says say""".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens without stop words."""
+    return [t for t in _TOKEN_RE.findall(text.lower()) if t not in STOP_WORDS]
+
+
+class LexicalIndex:
+    """BM25 over a set of chunks identified by id."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.docs: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # id -> (term ids, counts)
+        self.generation: object = None  # the chunk store's generation this reflects
+        self._matrix = None
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def add(self, items: Iterable[tuple[str, str]]) -> None:
+        """Add (chunk id, text) pairs; an id already present is replaced."""
+        for chunk_id, text in items:
+            counts = Counter(tokenize(text))
+            ids = np.fromiter((self.vocab.setdefault(t, len(self.vocab)) for t in counts),
+                              dtype=np.int32, count=len(counts))
+            self.docs[chunk_id] = (ids, np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+        self._matrix = None
+
+    def remove(self, chunk_ids: Iterable[str]) -> None:
+        for chunk_id in chunk_ids:
+            self.docs.pop(chunk_id, None)
+        self._matrix = None
+
+    def sync(self, current_ids: Iterable[str], fetch_texts) -> tuple[int, int]:
+        """Make the index hold exactly current_ids; fetch_texts(ids) -> texts for new ones."""
+        current = set(current_ids)
+        stale = [i for i in self.docs if i not in current]
+        missing = [i for i in current if i not in self.docs]
+        self.remove(stale)
+        for start in range(0, len(missing), 2000):
+            batch = missing[start:start + 2000]
+            self.add(zip(batch, fetch_texts(batch)))
+        return len(missing), len(stale)
+
+    def _build(self):
+        from scipy.sparse import csr_matrix
+
+        ids = list(self.docs)
+        n = len(ids)
+        lengths = np.zeros(n, dtype=np.float32)
+        rows, cols, vals = [], [], []
+        for j, chunk_id in enumerate(ids):
+            terms, counts = self.docs[chunk_id]
+            rows.append(terms)
+            cols.append(np.full(len(terms), j, dtype=np.int32))
+            vals.append(counts)
+            lengths[j] = counts.sum()
+        if n:
+            rows_a, cols_a, vals_a = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        else:
+            rows_a = cols_a = np.zeros(0, dtype=np.int32)
+            vals_a = np.zeros(0, dtype=np.float32)
+        avg = float(lengths.mean()) if n else 1.0
+        norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
+        # Precompute the BM25 term weight of every (term, chunk) pair once per change, so a
+        # query is a sum of a few sparse rows.
+        weights = vals_a * (K1 + 1) / (vals_a + norm[cols_a]) if n else vals_a
+        tf = csr_matrix((weights, (rows_a, cols_a)), shape=(len(self.vocab), n), dtype=np.float32)
+        df = np.diff(tf.indptr).astype(np.float32)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        self._matrix = (ids, tf, idf)
+        return self._matrix
+
+    def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """The k best (chunk id, BM25 score) pairs, best first; only ids in allowed if given."""
+        ids, tf, idf = self._matrix or self._build()
+        terms = [self.vocab[t] for t in set(tokenize(query)) if t in self.vocab]
+        if not terms or not ids:
+            return []
+        scores = np.asarray(tf[terms].T @ idf[terms]).ravel()
+        if allowed is not None:
+            mask = np.fromiter((i in allowed for i in ids), dtype=bool, count=len(ids))
+            scores = np.where(mask, scores, 0.0)
+        nonzero = np.flatnonzero(scores > 0)
+        if len(nonzero) > k:
+            nonzero = nonzero[np.argpartition(-scores[nonzero], k)[:k]]
+        order = nonzero[np.argsort(-scores[nonzero], kind="stable")]
+        return [(ids[i], float(scores[i])) for i in order]
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically (temp file + rename): a crash never leaves a torn file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bm25-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((self.VERSION, self.generation, self.vocab, self.docs), fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LexicalIndex":
+        """The saved index, or an empty one when the file is missing or unreadable."""
+        index = cls()
+        try:
+            with open(path, "rb") as fh:
+                version, generation, vocab, docs = pickle.load(fh)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
+            return index
+        if version == cls.VERSION:
+            index.generation, index.vocab, index.docs = generation, vocab, docs
+        return index

@@ -1,0 +1,289 @@
+"""Find the passages that answer a question: hybrid search, question analysis, rescoring.
+
+The pipeline for one question:
+1. analyse the question: outlets it names (from the index's own outlet list) and dates
+   ("on 2023-11-24", "in November 2023", "before/after October 5");
+2. dense search (Chroma, cosine) and BM25 each return ``candidates`` chunks;
+3. reciprocal-rank fusion: score = sum of weight / (rrf_k + rank), rrf_k = 60 as in
+   Cormack, Clarke & Buettcher (2009): it damps the influence of any single ranker's top;
+4. sentence-level rescoring: every sentence of the best fused candidates is embedded (one
+   batch) and compared with the question vector (computed once); a passage's rescore is its
+   best sentence's cosine similarity;
+5. boosts for passages from named outlets and inside named dates, a per-article cap for
+   diversity, and at least one passage from every outlet a comparison question names.
+Hard filters (dates, outlets) from the UI or API apply to both retrievers.
+Left out: cross-encoder reranking (no packaged model exists offline).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chunking import split_sentences
+from .config import Settings
+from .index import Index, StoredChunk
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+MONTHS.pop("may", None)  # "may" is mostly a verb; "May" is matched case-sensitively below
+_ISO_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_MONTH_RE = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?(?:\s+(\d{1,2})(?:st|nd|rd|th)?)?"
+    r"(?:,?\s+(\d{4}))?\b"
+)
+_BEFORE_RE = re.compile(r"\b(before|prior to|until|by)\s*$", re.IGNORECASE)
+_AFTER_RE = re.compile(r"\b(after|since|following|from)\s*$", re.IGNORECASE)
+
+
+@dataclass
+class Filters:
+    """Hard filters applied to retrieval (None means no filter)."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    outlets: list[str] | None = None
+
+    @classmethod
+    def parse(cls, date_from: str | None = None, date_to: str | None = None,
+              outlets: list[str] | None = None) -> "Filters":
+        """Filters from user input; ConfigError names a date that is not YYYY-MM-DD."""
+        from .corpus import parse_date
+        from .errors import ConfigError
+
+        dates = []
+        for label, value in (("from", date_from), ("to", date_to)):
+            value = (value or "").strip() or None
+            iso = parse_date(value) if value else None
+            if value and (iso is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+                raise ConfigError(f"unknown date {value!r} for the '{label}' filter: use YYYY-MM-DD")
+            dates.append(iso)
+        if dates[0] and dates[1] and dates[0] > dates[1]:
+            raise ConfigError(f"the date range is empty: {dates[0]} is after {dates[1]}")
+        outlets = [o for o in (outlets or []) if o] or None
+        return cls(dates[0], dates[1], outlets)
+
+    def where(self) -> dict | None:
+        clauses = []
+        if self.date_from:
+            clauses.append({"day": {"$gte": int(self.date_from.replace("-", ""))}})
+        if self.date_to:
+            clauses.append({"day": {"$lte": int(self.date_to.replace("-", ""))}})
+        if self.outlets:
+            clauses.append({"source": {"$in": list(self.outlets)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def admits(self, chunk: StoredChunk) -> bool:
+        if self.outlets and chunk.source not in self.outlets:
+            return False
+        if (self.date_from or self.date_to) and not chunk.date:
+            return False
+        if self.date_from and chunk.date < self.date_from:
+            return False
+        if self.date_to and chunk.date > self.date_to:
+            return False
+        return True
+
+
+@dataclass
+class QueryAnalysis:
+    outlets: list[str] = field(default_factory=list)
+    date_from: str | None = None
+    date_to: str | None = None
+
+
+@dataclass
+class Sentence:
+    start: int  # offsets inside the passage
+    end: int
+    score: float  # cosine similarity to the question
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class Passage:
+    chunk: StoredChunk
+    score: float
+    sentences: list[Sentence] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def best_sentence(self) -> float:
+        return max((s.score for s in self.sentences), default=0.0)
+
+
+@dataclass
+class Retrieval:
+    question: str
+    passages: list[Passage]
+    analysis: QueryAnalysis
+    question_vector: np.ndarray
+
+
+def analyze_question(question: str, outlets: list[str], today: dt.date | None = None) -> QueryAnalysis:
+    """Outlets and dates named in the question."""
+    result = QueryAnalysis()
+    lowered = question.lower()
+    for outlet in outlets:
+        names = {outlet, re.split(r"\s+[-|]\s+", outlet)[0]}
+        for name in names:
+            bare = re.sub(r"^the\s+", "", name.strip(), flags=re.IGNORECASE).lower()
+            if len(bare) >= 3 and re.search(r"(?<!\w)" + re.escape(bare) + r"(?!\w)", lowered):
+                result.outlets.append(outlet)
+                break
+    default_year = (today or dt.date.today()).year
+    years = [int(y) for y in re.findall(r"\b(19\d{2}|20\d{2})\b", question)]
+    for m in _ISO_RE.finditer(question):
+        try:
+            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            continue
+        _merge_range(result, question[:m.start()], day, day)
+    for m in _MONTH_RE.finditer(question):
+        month_name = m.group(1)
+        month = MONTHS.get(month_name.lower()) or (5 if month_name == "May" else None)
+        if month is None or (month_name == "May" and not (m.group(2) or m.group(3))):
+            continue
+        year = int(m.group(3)) if m.group(3) else (years[0] if years else default_year)
+        if m.group(2):
+            try:
+                first = last = dt.date(year, month, int(m.group(2)))
+            except ValueError:
+                continue
+        else:
+            first = dt.date(year, month, 1)
+            last = dt.date(year, month, calendar.monthrange(year, month)[1])
+        _merge_range(result, question[:m.start()], first, last)
+    return result
+
+
+def _merge_range(result: QueryAnalysis, before_text: str, first: dt.date, last: dt.date) -> None:
+    lo, hi = first.isoformat(), last.isoformat()
+    if _BEFORE_RE.search(before_text):
+        lo = None
+    elif _AFTER_RE.search(before_text):
+        hi = None
+    if lo and (result.date_from is None or lo < result.date_from):
+        result.date_from = lo
+    if hi and (result.date_to is None or hi > result.date_to):
+        result.date_to = hi
+
+
+def rrf(rankings: list[list[str]], weights: list[float] | None = None, k: int = 60) -> dict[str, float]:
+    """Reciprocal-rank fusion: sum over rankings of weight / (k + rank), rank from 1."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return scores
+
+
+class Retriever:
+    """Hybrid retrieval over an Index (configuration in Settings, per-call overrides)."""
+
+    def __init__(self, index: Index, embedder, settings: Settings):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self._outlets: list[str] | None = None
+        self._outlets_gen = None
+
+    def outlets(self) -> list[str]:
+        gen = self.index.generation()
+        if self._outlets is None or gen != self._outlets_gen:
+            self._outlets = list(self.index.stats().outlets)
+            self._outlets_gen = gen
+        return self._outlets
+
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
+        s = self.settings
+        k = k or s.k
+        filters = filters or Filters()
+        analysis = analyze_question(question, self.outlets())
+        qvec = self.embedder.embed([question])[0]
+        n_cand = max(s.candidates, 2 * k)
+        dense = self.index.dense_search(qvec, n_cand, where=filters.where())
+        lexical = self.index.lexical().search(question, n_cand * (3 if filters.where() else 1))
+        fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]],
+                    [s.dense_weight, s.bm25_weight], k=s.rrf_k)
+        # Make sure each named outlet is represented among the candidates.
+        for outlet in analysis.outlets:
+            if filters.outlets and outlet not in filters.outlets:
+                continue
+            where = {"source": outlet} if not filters.where() else {"$and": [filters.where(), {"source": outlet}]}
+            for rank, (cid, _) in enumerate(self.index.dense_search(qvec, 5, where=where), start=1):
+                fused[cid] = fused.get(cid, 0.0) + s.dense_weight / (s.rrf_k + rank)
+        top = sorted(fused, key=fused.get, reverse=True)[: n_cand]
+        chunks = self.index.fetch(top)
+        candidates = [c for c in (chunks.get(i) for i in top) if c is not None and filters.admits(c)]
+        # Rescore the best fused candidates at sentence level (one embedding batch).
+        pool = candidates[: max(2 * k, 20)]
+        max_fused = max((fused[c.id] for c in pool), default=1.0)
+        passages = [Passage(c, fused[c.id] / max_fused) for c in pool]
+        self._score_sentences(passages, qvec)
+        for p in passages:
+            p.score += s.rescore_weight * p.best_sentence
+            if p.chunk.source in analysis.outlets:
+                p.score += s.outlet_boost
+            if p.chunk.date and (analysis.date_from or analysis.date_to):
+                if (analysis.date_from or "") <= p.chunk.date <= (analysis.date_to or "9999"):
+                    p.score += s.date_boost
+        passages.sort(key=lambda p: p.score, reverse=True)
+        chosen = _cap_per_article(passages, s.per_article_cap, k)
+        chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
+        return Retrieval(question, chosen, analysis, qvec)
+
+    def _score_sentences(self, passages: list[Passage], qvec: np.ndarray) -> None:
+        spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
+        if not spans:
+            return
+        vectors = self.embedder.embed([p.text[a:b] for p, a, b in spans])
+        scores = vectors @ qvec
+        for (p, a, b), vec, score in zip(spans, vectors, scores):
+            p.sentences.append(Sentence(a, b, float(score), vec))
+
+
+def _cap_per_article(passages: list[Passage], cap: int, k: int) -> list[Passage]:
+    out, per = [], {}
+    for p in passages:
+        if per.get(p.chunk.article_id, 0) >= cap:
+            continue
+        per[p.chunk.article_id] = per.get(p.chunk.article_id, 0) + 1
+        out.append(p)
+        if len(out) == k:
+            break
+    return out
+
+
+def _cover_outlets(chosen: list[Passage], pool: list[Passage], outlets: list[str], k: int) -> list[Passage]:
+    if len(outlets) < 2:
+        return chosen
+    for outlet in outlets:
+        if any(p.chunk.source == outlet for p in chosen):
+            continue
+        extra = next((p for p in pool if p.chunk.source == outlet and p not in chosen), None)
+        if extra is None:
+            continue
+        if len(chosen) >= k:
+            # Replace the weakest passage whose outlet is not needed for coverage.
+            counts: dict[str, int] = {}
+            for p in chosen:
+                counts[p.chunk.source] = counts.get(p.chunk.source, 0) + 1
+            for i in range(len(chosen) - 1, -1, -1):
+                src = chosen[i].chunk.source
+                if src not in outlets or counts[src] > 1:
+                    chosen.pop(i)
+                    break
+        chosen.append(extra)
+    return chosen

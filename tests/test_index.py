@@ -1,0 +1,107 @@
+import pytest
+
+from assistant.errors import CorpusError, IndexBusyError, IndexMissingError
+from assistant.index import _IndexLock
+from tests.conftest import write
+
+STORY_A = "The harbour reopened on Monday after storm damage. Fishing boats returned quickly."
+STORY_B = "The council approved a new budget for schools. Teachers welcomed the extra money."
+STORY_C = "A new bridge opened over the river. Commuters saved twenty minutes a day."
+
+
+def chunk_counts(assistant) -> dict[str, int]:
+    return {rec["path"]: rec["n_chunks"] for rec in assistant.index.article_records().values()}
+
+
+def test_build_index_reindex_without_change_embeds_nothing(make_assistant, tmp_path):
+    write(tmp_path / "corpus" / "a.txt", STORY_A)
+    write(tmp_path / "corpus" / "b.txt", STORY_B)
+    assistant = make_assistant()
+    first = assistant.build_index()
+    assert (first.added, first.articles, first.embedded) == (2, 2, first.chunks)
+    before = assistant.embedder.count
+    second = assistant.build_index()
+    assert (second.added, second.updated, second.removed, second.unchanged) == (0, 0, 0, 2)
+    assert second.embedded == 0 and assistant.embedder.count == before
+
+
+def test_build_index_edit_add_delete_followed_exactly(make_assistant, tmp_path):
+    corpus = tmp_path / "corpus"
+    write(corpus / "a.txt", STORY_A)
+    write(corpus / "b.txt", STORY_B)
+    assistant = make_assistant(chunk_chars=100, chunk_overlap=0)
+    assistant.build_index()
+    write(corpus / "a.txt", STORY_A + " The mayor thanked the crews for their work on the pier.")
+    (corpus / "b.txt").unlink()
+    write(corpus / "c.txt", STORY_C)
+    report = assistant.build_index()
+    assert (report.added, report.updated, report.removed, report.unchanged) == (1, 1, 1, 0)
+    # Only the new sentence of a.txt and the new article were embedded; old chunks reused.
+    # a.txt: its first chunk is unchanged (reused), the new sentence is a new chunk.
+    assert report.embedded == 2
+    assert chunk_counts(assistant) == {"a.txt": 2, "c.txt": 1}
+    stats = assistant.stats()
+    assert (stats.articles, stats.chunks) == (2, 3)
+    ids = assistant.index._all_ids(assistant.index.chroma.get(assistant.index.chunks_name))
+    assert len(ids) == len(set(ids)) == 3  # no leftovers of the old version or of b.txt
+
+
+def test_build_index_metadata_only_change_reembeds_nothing_when_text_header_same(make_assistant, tmp_path):
+    corpus = tmp_path / "corpus"
+    write(corpus / "a.md", "---\ntitle: Harbour\nurl: https://a.example/1\n---\n" + STORY_A)
+    assistant = make_assistant()
+    assistant.build_index()
+    write(corpus / "a.md", "---\ntitle: Harbour\nurl: https://a.example/2\n---\n" + STORY_A)
+    report = assistant.build_index()
+    assert report.updated == 1 and report.embedded == 0
+    [rec] = assistant.index.article_records().values()
+    assert rec["url"] == "https://a.example/2"
+
+
+def test_build_index_settings_change_triggers_full_rebuild(make_assistant, tmp_path, settings_factory):
+    from assistant import Assistant
+
+    write(tmp_path / "corpus" / "a.txt", STORY_A)
+    assistant = make_assistant()
+    assistant.build_index()
+    changed = Assistant(assistant.settings.replace(chunk_chars=300))
+    report = changed.build_index()
+    assert "full rebuild" in report.rebuilt
+    assert report.added == 1
+    assert not assistant.index.exists()  # the old collections are gone
+    assert changed.index.exists()
+
+
+def test_build_index_empty_corpus_refused_and_index_kept(make_assistant, tmp_path):
+    write(tmp_path / "corpus" / "a.txt", STORY_A)
+    assistant = make_assistant()
+    assistant.build_index()
+    (tmp_path / "corpus" / "a.txt").unlink()
+    with pytest.raises(CorpusError, match="holds no readable article"):
+        assistant.build_index()
+    assert assistant.stats().articles == 1
+
+
+def test_build_index_bad_files_reported_rest_indexed(make_assistant, tmp_path):
+    corpus = tmp_path / "corpus"
+    write(corpus / "a.txt", STORY_A)
+    write(corpus / "bad.json", "{oops")
+    write(corpus / "empty.txt", "")
+    report = make_assistant().build_index()
+    assert report.articles == 1
+    assert {p.path for p in report.skipped} == {"bad.json", "empty.txt"}
+
+
+def test_search_missing_index_names_the_command(make_assistant):
+    assistant = make_assistant()
+    with pytest.raises(IndexMissingError, match="assistant index"):
+        assistant.ask("anything at all?")
+
+
+def test_index_lock_second_holder_refused(tmp_path):
+    with _IndexLock(tmp_path):
+        with pytest.raises(IndexBusyError, match="already running"):
+            with _IndexLock(tmp_path):
+                pass
+    with _IndexLock(tmp_path):  # released after the first holder left
+        pass
