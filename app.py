@@ -1,7 +1,9 @@
-"""The web chat: `python app.py` (same as `assistant serve`). The UI lives in assistant/webapp.py
-so the installed `assistant serve` command can start it too."""
+"""The web chat: `python app.py [--host H] [--port N] [--no-index]`, the same app as
+`assistant serve`. The UI lives in assistant/webapp.py so the installed command can start it."""
 
-from assistant.webapp import serve
+import sys
+
+from assistant.cli import main
 
 if __name__ == "__main__":
-    serve()
+    main(["serve", *sys.argv[1:]], prog_name="app.py")

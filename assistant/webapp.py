@@ -1,94 +1,594 @@
 """The Gradio web chat: a thin layer over ``Assistant`` (no retrieval or prompt logic here).
 
-Article text is untrusted: everything taken from an article is HTML-escaped before it is
-put in the page, and the chatbot sanitises HTML on top of that.
+Pages: "Ask" (chat with streaming answers, source cards, filters, example questions) and
+"Articles" (upload, rebuild with a progress bar, index statistics, skipped files).
+Named API endpoints (usable with ``gradio_client``): ``/ask`` returns ``Answer.to_dict()``
+(the same object as ``assistant ask --json``), ``/upload``, ``/rebuild`` and ``/stats``.
+
+Article text is untrusted. Everything taken from an article goes through ``_esc``: HTML
+escaping plus numeric entities for Markdown punctuation, and ``<br>`` for line breaks, so
+the chat's Markdown renderer sees one raw HTML block with no Markdown syntax in it (no
+``[x](javascript:…)`` links, no headings); links are rendered only for http(s) URLs. The
+chatbot's own HTML sanitiser is a second layer, not the only one.
+
+Concurrency: Gradio's queue runs answers ``settings.concurrency`` at a time; uploads and
+rebuilds run in their own queue group ("index", one at a time) so a rebuild never holds up
+answering, which keeps reading the current index until the new one is committed.
 """
 
 from __future__ import annotations
 
 import html
+import os
+import re
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from .answering import Answer
+from .answering import Answer, Citation
 from .api import Assistant
 from .config import Settings
-from .errors import AssistantError
+from .corpus import EXTENSIONS
+from .errors import AssistantError, ConfigError, IndexBusyError, IndexMissingError
+from .index import IndexReport
+from .retrieval import Filters
+from .suggestions import SEED_QUESTION, example_questions
+from .uploads import UPLOAD_SUBDIR, save_upload
 
-SEED_QUESTION = "what did the Speakers discuss about AI legislation?"
+__all__ = ["SEED_QUESTION", "build_app", "launch", "parse_auth", "render_answer",
+           "render_sources", "serve"]
+
+# ---------------------------------------------------------------------------------------
+# Rendering (pure functions: Answer in, HTML out)
+# ---------------------------------------------------------------------------------------
+
+_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "[]()*`#!|~$\\"}
+_ESCAPES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;",
+                 ord("'"): "&#x27;", ord("\n"): "<br>", ord("\r"): "", ord("\t"): " "})
+_MARKER_RE = re.compile(r"(\[\d+(?:\s*,\s*\d+)*\])")
+
+
+def _esc(text: object) -> str:
+    """Untrusted text as inert HTML that no Markdown renderer will turn into markup."""
+    return str(text if text is not None else "").translate(_ESCAPES)
+
+
+def _safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain http(s) link, else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if re.search(r"[\x00-\x20\x7f<>\"'`]", url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def _link(url: str | None, label: str = "open article ↗") -> str:
+    url = _safe_url(url)
+    if not url:
+        return ""
+    return (f"<a class='source-link' href=\"{html.escape(url, quote=True)}\" target=\"_blank\" "
+            f"rel=\"noopener noreferrer nofollow\">{label}</a>")
+
+
+def _highlight(passage: str, spans: list[tuple[int, int]]) -> str:
+    """The passage escaped, with the given character spans wrapped in <mark>."""
+    merged: list[list[int]] = []
+    for a, b in sorted((max(0, a), min(len(passage), b)) for a, b in spans):
+        if a >= b:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out, pos = [], 0
+    for a, b in merged:
+        out.append(_esc(passage[pos:a]))
+        out.append("<mark>" + _esc(passage[a:b]) + "</mark>")
+        pos = b
+    out.append(_esc(passage[pos:]))
+    return "".join(out)
+
+
+def _cited_spans(answer: Answer, c: Citation) -> list[tuple[int, int]]:
+    """Every span of passage c that an answer sentence citing [c.n] quotes."""
+    spans = [tuple(c.span)]
+    for sentence in answer.sentences:
+        if c.n in sentence.citations and sentence.text:
+            at = c.passage.find(sentence.text.strip())
+            if at >= 0:
+                spans.append((at, at + len(sentence.text.strip())))
+    return spans  # type: ignore[return-value]
+
+
+def _meta_line(c: Citation) -> str:
+    parts = [f"<span class='source-outlet'>{_esc(c.source or 'unknown outlet')}</span>",
+             f"<span class='source-date'>{_esc(c.date or 'undated')}</span>"]
+    link = _link(c.url)
+    if link:
+        parts.append(link)
+    return " · ".join(parts)
+
+
+def _card(c: Citation, spans: list[tuple[int, int]], numbered: bool = True) -> str:
+    number = f"<span class='source-n'>[{int(c.n)}]</span> " if numbered else ""
+    return (f"<div class='source-card'><div class='source-head'>{number}"
+            f"<span class='source-title'>{_esc(c.title or 'untitled')}</span></div>"
+            f"<div class='source-meta'>{_meta_line(c)}</div>"
+            f"<div class='source-passage'>{_highlight(c.passage, spans)}</div></div>")
 
 
 def render_sources(answer: Answer) -> str:
-    """HTML source cards for the cited passages, the cited sentence highlighted (escaped)."""
+    """Source cards for the passages the answer cites, numbered like its [n] markers."""
     if not answer.citations:
-        if not answer.passages:
-            return ""
-        items = "".join(f"<li>{html.escape(c.title)} — {html.escape(c.source)}, "
-                        f"{html.escape(c.date or 'undated')}</li>" for c in answer.passages[:3])
-        return f"<div class='sources'><b>Closest passages</b><ul>{items}</ul></div>"
-    cards = []
-    for c in answer.citations:
-        a, b = c.span
-        passage = (html.escape(c.passage[:a]) + "<mark>" + html.escape(c.passage[a:b]) + "</mark>"
-                   + html.escape(c.passage[b:]))
-        link = ""
-        if c.url and c.url.startswith(("http://", "https://")):
-            link = f" · <a href=\"{html.escape(c.url, quote=True)}\" target=\"_blank\" rel=\"noopener noreferrer\">link</a>"
-        cards.append(
-            f"<div class='source-card' data-n='{c.n}'><div class='source-head'><b>[{c.n}]</b> "
-            f"{html.escape(c.title)} — {html.escape(c.source)}, {html.escape(c.date or 'undated')}"
-            f"{link}</div><div class='source-passage'>{passage}</div></div>"
-        )
-    return "<div class='sources'>" + "".join(cards) + "</div>"
+        return ""
+    cards = "".join(_card(c, _cited_spans(answer, c)) for c in answer.citations)
+    return f"<div class='sources'>{cards}</div>"
+
+
+def render_other_passages(answer: Answer) -> str:
+    """The retrieved passages the answer does not cite, folded."""
+    cited = {c.chunk_id for c in answer.citations if c.chunk_id}
+    cited_text = {c.passage for c in answer.citations}
+    others = [p for p in answer.passages
+              if not (p.chunk_id and p.chunk_id in cited) and p.passage not in cited_text]
+    if not others:
+        return ""
+    label = "Closest passages" if answer.abstained else "Other retrieved passages"
+    cards = "".join(_card(p, [tuple(p.span)], numbered=False) for p in others)  # type: ignore[list-item]
+    return (f"<details class='other-passages'><summary>{label} ({len(others)})</summary>"
+            f"{cards}</details>")
+
+
+def _answer_text(text: str) -> str:
+    """The answer escaped, its [n] markers kept visible and styled."""
+    parts = _MARKER_RE.split(text or "")
+    return "".join(f"<span class='cite'>{html.escape(p)}</span>" if i % 2 else _esc(p)
+                   for i, p in enumerate(parts))
+
+
+def _searched(searched_for: str) -> str:
+    if not searched_for:
+        return ""
+    return f"<div class='searched'>Searched for: <q>{_esc(searched_for)}</q></div>"
 
 
 def render_answer(answer: Answer) -> str:
-    """The answer text (escaped), then its source cards."""
-    return html.escape(answer.answer) + "\n\n" + render_sources(answer)
+    """The whole chat message for an answer: what was searched, the text, its sources."""
+    note = ""
+    if answer.fallback:
+        note = (f"<div class='note'>The {_esc(answer.generator)} generator was unavailable "
+                f"({_esc(answer.fallback_reason)}); this is the extractive answer.</div>")
+    cls = "answer-text abstained" if answer.abstained else "answer-text"
+    return (f"<div class='answer'>{_searched(answer.searched_for)}{note}"
+            f"<div class='{cls}'>{_answer_text(answer.answer)}</div>"
+            f"{render_sources(answer)}{render_other_passages(answer)}</div>")
 
 
-def chat_reply(assistant: Assistant, message: str, history: list | None) -> str:
-    """The chat's reply to one message: the rendered answer, or the error in words."""
+def render_partial(searched_for: str, text: str) -> str:
+    """The message while the answer streams in."""
+    body = _answer_text(text) if text else "<span class='pending'>Reading the articles…</span>"
+    return (f"<div class='answer streaming'>{_searched(searched_for)}"
+            f"<div class='answer-text'>{body}</div></div>")
+
+
+def render_error(message: str) -> str:
+    return f"<div class='answer error'>⚠️ {_esc(message)}</div>"
+
+
+def render_stats(assistant: Assistant) -> str:
+    """Index statistics as an HTML table (or how to build the index)."""
     try:
-        answer = assistant.ask(message, history)
+        s = assistant.stats()
+    except IndexMissingError:
+        return ("<div class='stats empty'>No index yet: add articles below, then press "
+                "<b>Rebuild index</b>.</div>")
     except AssistantError as exc:
-        return f"⚠️ {html.escape(str(exc))}"
-    return render_answer(answer)
+        return render_error(str(exc))
+    outlets = ", ".join(f"{_esc(name or 'unknown')} ({n})" for name, n in list(s.outlets.items())[:30])
+    if len(s.outlets) > 30:
+        outlets += f", … ({len(s.outlets) - 30} more)"
+    dates = (f"{_esc(s.first_date)} – {_esc(s.last_date)}" if s.first_date else "no dated articles")
+    rows = [("Articles", f"{s.articles:,}"), ("Chunks", f"{s.chunks:,}"),
+            (f"Outlets ({len(s.outlets)})", outlets or "none"), ("Date range", dates),
+            ("Last build", _esc(s.last_build or "unknown"))]
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<table class='stats'>{body}</table>"
 
 
-def build_app(assistant: Assistant):
+def render_report(report: IndexReport | None) -> str:
+    """What the last build did and the files it skipped, with their reasons."""
+    if report is None:
+        return ("<div class='report'>No build from this page yet: press <b>Rebuild index</b> "
+                "to see skipped files.</div>")
+    head = (f"<div class='report-summary'>{report.articles:,} articles, {report.chunks:,} chunks: "
+            f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged; {report.embedded} chunks embedded in "
+            f"{report.seconds:.1f} s.</div>")
+    if report.rebuilt:
+        head += f"<div class='note'>{_esc(report.rebuilt)}</div>"
+
+    def table(title: str, problems) -> str:
+        if not problems:
+            return ""
+        rows = "".join(f"<tr><td>{_esc(p.path)}</td><td>{_esc(p.reason)}</td></tr>" for p in problems[:500])
+        more = f"<div>… and {len(problems) - 500} more</div>" if len(problems) > 500 else ""
+        return (f"<div class='problems'><b>{title} ({len(problems)})</b><table>"
+                f"<tr><th>file</th><th>reason</th></tr>{rows}</table>{more}</div>")
+
+    skipped = table("Skipped files", report.skipped) or "<div class='problems'>No files skipped.</div>"
+    return f"<div class='report'>{head}{skipped}{table('Warnings', report.warnings)}</div>"
+
+
+# ---------------------------------------------------------------------------------------
+# Glue between the page and the library
+# ---------------------------------------------------------------------------------------
+
+def _text_of(content) -> str:
+    """Plain text of a chat message's content (a string or Gradio's list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, (list, tuple)):
+        return " ".join(_text_of(part) for part in content if isinstance(part, (str, dict)))
+    return ""
+
+
+def plain_history(history) -> list:
+    """History in a shape the library reads: pairs stay pairs, messages get text content."""
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise ConfigError("history must be a list of [question, answer] pairs or of "
+                          "{'role', 'content'} messages")
+    out: list = []
+    for item in history:
+        if isinstance(item, dict):
+            out.append({"role": str(item.get("role") or ""), "content": _text_of(item.get("content"))})
+        elif isinstance(item, (list, tuple)):
+            out.append([_text_of(x) if x is not None else "" for x in item[:2]])
+    return out
+
+
+def parse_auth(value: str) -> tuple[str, str] | None:
+    """ASSISTANT_AUTH ("user:password") as Gradio's auth pair; None when empty."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("ASSISTANT_AUTH must be user:password (both parts non-empty)")
+    return user, password
+
+
+class _Panels:
+    """Outlets, example questions and stats for the page, recomputed when the index changes."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        self._lock = threading.Lock()
+        self._key: object = None
+        self._value: tuple[list[str], list[str]] = ([], [SEED_QUESTION])
+        self.report: IndexReport | None = None
+
+    def current(self) -> tuple[list[str], list[str]]:
+        """(outlets, example questions) of the current index."""
+        index = self.assistant.index
+        try:
+            key = (index.generation(), index.exists())
+        except AssistantError:
+            key = None
+        with self._lock:
+            if key is not None and key == self._key:
+                return self._value
+        try:
+            outlets = list(self.assistant.stats().outlets)
+            examples = example_questions(index.article_records())
+        except AssistantError:
+            outlets, examples = [], []
+        value = (outlets, examples or [SEED_QUESTION])
+        with self._lock:
+            self._key, self._value = key, value
+        return value
+
+
+def _upload_dir(assistant: Assistant) -> Path:
+    return Path(assistant.settings.corpus_dir) / UPLOAD_SUBDIR
+
+
+# ---------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------
+
+CSS = """
+.answer .searched { color: var(--body-text-color-subdued); font-size: 0.85em; margin-bottom: 0.4em; }
+.answer .answer-text { margin-bottom: 0.6em; line-height: 1.5; }
+.answer .answer-text.abstained { font-style: italic; }
+.answer .cite { font-weight: 600; color: var(--color-accent); white-space: nowrap; }
+.answer .note { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.answer.error { color: var(--error-text-color); }
+.source-card { border: 1px solid var(--border-color-primary); border-left: 4px solid var(--color-accent);
+  border-radius: 8px; padding: 0.5em 0.75em; margin: 0.5em 0; background: var(--background-fill-primary); }
+.source-head { font-weight: 600; }
+.source-n { color: var(--color-accent); margin-right: 0.25em; }
+.source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 0.15em 0 0.35em; }
+.source-passage { font-size: 0.9em; line-height: 1.45; }
+.source-passage mark { background: #fff3a3; color: #1f2937; padding: 0 2px; border-radius: 2px; }
+details.other-passages summary { cursor: pointer; font-size: 0.9em; color: var(--body-text-color-subdued); }
+details.other-passages .source-card { border-left-color: var(--border-color-primary); }
+table.stats th { text-align: left; padding-right: 1em; white-space: nowrap; }
+.problems table { font-size: 0.9em; }
+"""
+
+THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                   font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+
+
+def build_app(assistant: Assistant, report: IndexReport | None = None):
+    """The Gradio Blocks app over an Assistant (not launched)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    def respond(message: str, history: list):
-        return chat_reply(assistant, message, history)
+    settings = assistant.settings
+    panels = _Panels(assistant)
+    panels.report = report
+    outlets0, examples0 = panels.current()
 
-    def ask_api(question: str, history: list | None = None) -> dict:
+    # -- handlers ----------------------------------------------------------------------
+    def respond(message, chat, turns, date_from, date_to, outlets, k):
+        """Stream one answer into the chat (a generator: Gradio streams each yield)."""
+        message = message if isinstance(message, str) else ""
+        chat = list(chat or [])
+        turns = list(turns or [])
+        if not message.strip():
+            yield gr.skip(), chat, turns
+            return
+        if not turns and chat:  # a client that sends the chat but has no session state
+            turns = [[html.unescape(_text_of(m.get("content")).replace("<br>", "\n")), ""]
+                     for m in chat if isinstance(m, dict) and m.get("role") == "user"]
+        chat.append({"role": "user", "content": _esc(message)})
+        chat.append({"role": "assistant", "content": render_partial("", "")})
+        yield "", chat, turns
         try:
-            return assistant.ask(question, history or None).to_dict()
+            filters = Filters.parse(date_from, date_to, outlets or None)
+            searched, text = "", ""
+            for kind, value in assistant.stream(message, turns, k=int(k) if k else None,
+                                                filters=filters):
+                if kind == "searched":
+                    searched = str(value)
+                elif kind == "text":
+                    text += str(value)
+                elif kind == "answer":
+                    chat[-1] = {"role": "assistant", "content": render_answer(value)}
+                    turns.append([message, value.answer])
+                    yield "", chat, turns
+                    return
+                chat[-1] = {"role": "assistant", "content": render_partial(searched, text)}
+                yield "", chat, turns
+        except AssistantError as exc:
+            chat[-1] = {"role": "assistant", "content": render_error(str(exc))}
+            yield "", chat, turns
+
+    def clear():
+        return [], [], ""
+
+    def ask_api(question: str, history: list | None = None, date_from: str | None = None,
+                date_to: str | None = None, outlets: list[str] | None = None,
+                k: int | None = None) -> dict:
+        """Answer a question (optional chat history and filters); the JSON of `assistant ask --json`."""
+        try:
+            filters = Filters.parse(date_from, date_to, outlets)
+            return assistant.ask(question, plain_history(history) or None, k=k or None,
+                                 filters=filters).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
 
-    with gr.Blocks(title="News archive assistant") as demo:
-        gr.Markdown("## Ask the news archive\nEvery answer sentence cites the passage it came from.")
-        gr.ChatInterface(respond, examples=[SEED_QUESTION], api_name="chat",
-                         chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Assistant"))
-        api_q = gr.Textbox(visible=False)
-        api_h = gr.JSON(visible=False)
-        api_out = gr.JSON(visible=False)
-        api_btn = gr.Button(visible=False)
-        api_btn.click(ask_api, [api_q, api_h], api_out, api_name="ask")
+    def refresh():
+        outlets, examples = panels.current()
+        return (gr.Dropdown(choices=outlets), gr.Dataset(samples=[[q] for q in examples]),
+                render_stats(assistant), render_report(panels.report))
+
+    def add_files(files):
+        """Save uploaded files into the corpus; one line per file (saved or refused)."""
+        files = [f for f in (files or []) if f]
+        if not files:
+            return "<div class='upload-result'>Choose one or more files first.</div>"
+        lines = []
+        saved = 0
+        for f in files:
+            path = Path(f if isinstance(f, (str, Path)) else getattr(f, "name", ""))
+            try:
+                result = save_upload(_upload_dir(assistant), path.name, path, settings.max_upload_bytes)
+            except AssistantError as exc:
+                lines.append(f"<li class='refused'>✗ {_esc(str(exc))}</li>")
+                continue
+            saved += 1
+            verb = "replaced" if result.replaced else "saved"
+            lines.append(f"<li class='saved'>✓ {_esc(result.name)} {verb} as "
+                         f"{_esc(UPLOAD_SUBDIR + '/' + result.name)} ({result.articles} "
+                         f"article{'s' if result.articles != 1 else ''})</li>")
+        hint = (" Press <b>Rebuild index</b> to make them searchable." if saved else "")
+        return (f"<div class='upload-result'>{saved} of {len(files)} file(s) added.{hint}"
+                f"<ul>{''.join(lines)}</ul></div>")
+
+    def upload_api(filename: str, content: str) -> dict:
+        """Save one article (file name and text) into the corpus; rebuild to index it."""
+        if not isinstance(content, str):
+            raise gr.Error("content must be the article's text")
+        try:
+            result = save_upload(_upload_dir(assistant), filename, content.encode("utf-8"),
+                                 settings.max_upload_bytes)
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from exc
+        return {"name": result.name, "saved_as": f"{UPLOAD_SUBDIR}/{result.name}",
+                "replaced": result.replaced, "bytes": result.size, "articles": result.articles}
+
+    def _build(progress_cb=None) -> IndexReport:
+        report = assistant.build_index(progress=progress_cb)
+        panels.report = report
+        return report
+
+    def rebuild(progress=gr.Progress()):
+        def on_progress(done: int, total: int) -> None:
+            if total:
+                progress((done, total), desc="Embedding new and changed articles", unit="chunks")
+
+        progress(0, desc="Reading the corpus")
+        try:
+            report = _build(on_progress)
+            status = (f"<div class='rebuild-result ok'>✓ Index updated: {report.added} added, "
+                      f"{report.updated} updated, {report.removed} removed, "
+                      f"{len(report.skipped)} skipped.</div>")
+        except IndexBusyError as exc:
+            status = f"<div class='rebuild-result busy'>⏳ {_esc(str(exc))}</div>"
+        except AssistantError as exc:
+            status = f"<div class='rebuild-result error'>⚠️ {_esc(str(exc))}</div>"
+        return (status, *refresh())
+
+    def rebuild_api() -> dict:
+        """Update the index from the corpus folder; the build report and index statistics."""
+        try:
+            report = _build().to_dict()
+            # "file", not "path": gradio_client would take {"path": …} for a file to download.
+            for key in ("skipped", "warnings"):
+                report[key] = [{"file": p["path"], "reason": p["reason"]} for p in report[key]]
+            return {"report": report, "stats": assistant.stats().to_dict()}
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def stats_api() -> dict:
+        """Index statistics: articles, chunks, outlets, date range, last build."""
+        try:
+            return assistant.stats().to_dict()
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    # -- layout ------------------------------------------------------------------------
+    with gr.Blocks(title="News archive assistant", analytics_enabled=False) as demo:
+        gr.Markdown("## News archive assistant\nAsk about the articles: every answer "
+                    "sentence cites the passage it came from.", elem_id="header")
+        turns = gr.State([])
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=4):
+                        chatbot = gr.Chatbot(
+                            [], label="Answers", elem_id="chat", height=560, sanitize_html=True,
+                            render_markdown=True, latex_delimiters=[], feedback_options=None,
+                            buttons=["copy"], placeholder="Ask a question about the articles. "
+                            "Answers quote the articles and number their sources.")
+                        with gr.Row():
+                            question = gr.Textbox(
+                                show_label=False, placeholder="Ask a question about the articles…",
+                                elem_id="question", scale=6, lines=1, max_lines=4, autofocus=True,
+                                container=False)
+                            ask_btn = gr.Button("Ask", variant="primary", elem_id="ask", scale=1,
+                                                min_width=80)
+                            clear_btn = gr.Button("Clear", elem_id="clear", scale=1, min_width=80)
+                        examples = gr.Dataset(components=[question], label="Try asking",
+                                              samples=[[q] for q in examples0], elem_id="examples",
+                                              samples_per_page=8)
+                    with gr.Column(scale=1, min_width=240):
+                        gr.Markdown("### Filters")
+                        date_from = gr.Textbox("", label="From date", placeholder="YYYY-MM-DD",
+                                               elem_id="date-from")
+                        date_to = gr.Textbox("", label="To date", placeholder="YYYY-MM-DD",
+                                             elem_id="date-to")
+                        outlets = gr.Dropdown(choices=outlets0, value=[], multiselect=True,
+                                              label="Outlets", info="none chosen: all outlets",
+                                              elem_id="outlets")
+                        k = gr.Slider(1, 50, value=settings.k, step=1, label="Passages to read",
+                                      elem_id="k")
+            with gr.Tab("Articles", id="articles"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1):
+                        files = gr.File(label=f"Add articles ({' '.join(EXTENSIONS)})",
+                                        file_count="multiple", elem_id="files")
+                        add_btn = gr.Button("Add to corpus", elem_id="add-files")
+                        upload_result = gr.HTML(elem_id="upload-result")
+                        rebuild_btn = gr.Button("Rebuild index", variant="primary", elem_id="rebuild")
+                        rebuild_result = gr.HTML(elem_id="rebuild-result")
+                    with gr.Column(scale=1):
+                        gr.Markdown("### Index")
+                        stats = gr.HTML(render_stats(assistant), elem_id="stats")
+                        report_html = gr.HTML(render_report(report), elem_id="report")
+
+        # -- events ----------------------------------------------------------------------
+        chat_inputs = [question, chatbot, turns, date_from, date_to, outlets, k]
+        chat_outputs = [question, chatbot, turns]
+        question.submit(respond, chat_inputs, chat_outputs, api_name="chat",
+                        show_progress="hidden")
+        ask_btn.click(respond, chat_inputs, chat_outputs, api_visibility="private",
+                      show_progress="hidden")
+        examples.click(lambda sample: sample[0] if sample else "", examples, question,
+                       api_visibility="private", queue=False).then(
+            respond, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden")
+        clear_btn.click(clear, None, [chatbot, turns, question], api_visibility="private",
+                        queue=False)
+        chatbot.clear(lambda: [], None, turns, api_visibility="private", queue=False)
+
+        panel_outputs = [outlets, examples, stats, report_html]
+        demo.load(refresh, None, panel_outputs, api_visibility="private")
+        add_btn.click(add_files, files, upload_result, api_name="add_files",
+                      concurrency_id="index", concurrency_limit=1)
+        rebuild_btn.click(rebuild, None, [rebuild_result, *panel_outputs], api_name="rebuild_page",
+                          api_visibility="undocumented", concurrency_id="index",
+                          concurrency_limit=1)
+
+        gr.api(ask_api, api_name="ask")
+        gr.api(upload_api, api_name="upload", concurrency_id="index", concurrency_limit=1)
+        gr.api(rebuild_api, api_name="rebuild", concurrency_id="index", concurrency_limit=1)
+        gr.api(stats_api, api_name="stats")
+    return demo
+
+
+def launch(assistant: Assistant, *, host: str | None = None, port: int | None = None,
+           block: bool = True, report: IndexReport | None = None, quiet: bool | None = None):
+    """Build the app and serve it (Gradio queue on, never a public share link).
+
+    Binds to settings.host (127.0.0.1 by default); login is on when settings.auth is
+    "user:password". With block=False it returns at once; call ``demo.close()`` to stop.
+    """
+    import gradio as gr
+
+    settings = assistant.settings
+    auth = parse_auth(settings.auth)
+    demo = build_app(assistant, report=report)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=256)
+    demo.launch(server_name=host or settings.host, server_port=port or settings.port,
+                share=False, auth=auth, auth_message="Log in to the news archive assistant.",
+                prevent_thread_lock=not block, quiet=(not block) if quiet is None else quiet,
+                ssr_mode=False, mcp_server=False, max_file_size=settings.max_upload_bytes,
+                theme=gr.themes.Soft(**THEME_FONTS), css=CSS, footer_links=["api"])
     return demo
 
 
 def serve(settings: Settings | None = None, build: bool = True, block: bool = True):
-    """Build or update the index, then serve the chat on settings.host:settings.port."""
+    """Update the index (when it can), then serve the chat on settings.host:settings.port.
+
+    A corpus that cannot be indexed (empty, busy) does not stop the page from starting:
+    articles can be uploaded from it.
+    """
     settings = settings or Settings.from_env()
+    parse_auth(settings.auth)  # refuse a malformed setting before the slow parts
     assistant = Assistant(settings)
+    report = None
     if build:
-        report = assistant.build_index()
-        print(f"index: {report.articles} articles, {report.chunks} chunks "
-              f"({report.added} added, {report.updated} updated, {report.removed} removed)")
-    demo = build_app(assistant)
-    demo.queue(default_concurrency_limit=settings.concurrency)
-    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
-    demo.launch(server_name=settings.host, server_port=settings.port, share=False,
-                auth=auth, prevent_thread_lock=not block, quiet=not block)
-    return demo
+        try:
+            report = assistant.build_index()
+            print(f"index: {report.articles} articles, {report.chunks} chunks "
+                  f"({report.added} added, {report.updated} updated, {report.removed} removed, "
+                  f"{len(report.skipped)} skipped)")
+        except ConfigError:
+            raise
+        except AssistantError as exc:  # empty corpus, busy index: serve what there is
+            print(f"index not updated: {exc}")
+    print(f"serving on http://{settings.host}:{settings.port}"
+          + (" (login required)" if settings.auth else ""))
+    return launch(assistant, block=block, report=report)

@@ -1,23 +1,418 @@
-from assistant.answering import Answer, Citation
-from assistant.webapp import build_app, chat_reply, render_answer
-from tests.conftest import SEED_QUESTION, SEED_SENTENCE
+"""The web chat through real HTTP: each app runs on a free loopback port (real model, real
+Chroma, real Gradio) and is driven with gradio_client; rendering is checked as HTML."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError, AuthenticationError
+
+from assistant import Assistant
+from assistant.answering import Answer, AnswerSentence, Citation
+from assistant.errors import ConfigError, IndexBusyError
+from assistant.index import _IndexLock
+from assistant.webapp import launch, parse_auth, plain_history, render_answer
+from tests.conftest import ROOT, SEED, SEED_QUESTION, SEED_SENTENCE, write
+
+PLANET = """---
+title: Springfield approves the new tram line
+source: Daily Planet
+date: 2024-03-13
+url: https://dailyplanet.example/tram
+---
+The Springfield city council approved a new tram line to the airport on Wednesday.
+Construction starts next spring and the line should carry 40,000 riders a day.
+"""
+
+FERRY = """title: Harbour board approves the new ferry terminal
+source: Coast Courier
+date 2025-02-03
+
+The harbour board approved a new ferry terminal for the old port on Monday.
+The terminal will open in 2027 and serve three island routes.
+"""
 
 
-def test_chat_reply_answers_seed_question_with_source_card(seed_assistant):
-    html = chat_reply(seed_assistant, SEED_QUESTION, [])
-    assert SEED_SENTENCE in html and "[1]" in html and "source-card" in html and "<mark>" in html
-    assert build_app(seed_assistant) is not None
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def test_chat_reply_bad_question_shows_message(seed_assistant):
-    assert "the question is empty" in chat_reply(seed_assistant, "   ", [])
+@contextlib.contextmanager
+def running(assistant: Assistant, **kw):
+    demo = launch(assistant, host="127.0.0.1", port=free_port(), block=False, **kw)
+    try:
+        yield demo
+    finally:
+        demo.close()
 
 
-def test_render_answer_escapes_untrusted_article_text():
-    passage = 'Hi <script>alert(1)</script> <img src=x onerror="alert(2)"> [x](javascript:alert(3))'
-    answer = Answer("q", "Hi <script>alert(1)</script> [1]", False,
-                    [Citation(1, "<b>T</b>", "S<i>", None, "javascript:alert(4)", passage, (0, 10))])
-    html = render_answer(answer)
-    assert "<script>" not in html and "<img" not in html and "<b>T</b>" not in html
-    assert "javascript:" not in html.split("source-passage")[0]  # no javascript: link rendered
-    assert "&lt;script&gt;" in html
+def client(demo, **kw) -> Client:
+    return Client(demo.local_url, verbose=False, analytics_enabled=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory, settings_factory):
+    """A read-only app over the seed article and a second outlet."""
+    corpus = tmp_path_factory.mktemp("web-corpus")
+    shutil.copy(SEED, corpus / SEED.name)
+    write(corpus / "planet.md", PLANET)
+    assistant = Assistant(settings_factory(corpus))
+    report = assistant.build_index()
+    with running(assistant, report=report) as demo:
+        yield assistant, demo
+
+
+@pytest.fixture(scope="module")
+def newsroom(tmp_path_factory, settings_factory):
+    """An app whose corpus the tests change (uploads, rebuilds); small upload limit."""
+    corpus = tmp_path_factory.mktemp("web-upload-corpus")
+    shutil.copy(SEED, corpus / SEED.name)
+    assistant = Assistant(settings_factory(corpus, max_upload_bytes=20_000))
+    assistant.build_index()
+    with running(assistant) as demo:
+        yield assistant, demo
+
+
+def corpus_files(assistant) -> list[str]:
+    root = Path(assistant.settings.corpus_dir)
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+# -- /ask: the JSON of `assistant ask --json` ---------------------------------------------
+
+def test_ask_endpoint_returns_the_answer_json(news):
+    assistant, demo = news
+    data = client(demo).predict(SEED_QUESTION, api_name="/ask")
+    assert data == assistant.ask(SEED_QUESTION).to_dict()
+    assert SEED_SENTENCE in data["answer"] and "[1]" in data["answer"]
+    first = data["citations"][0]
+    assert first["n"] == 1 and first["date"] == "2025-08-27"
+    start, end = first["span"]
+    assert SEED_SENTENCE in first["passage"][start:end]
+
+
+FOLLOW_UP_HISTORIES = [
+    [[SEED_QUESTION, "…"]],
+    [{"role": "user", "content": SEED_QUESTION}, {"role": "assistant", "content": "…"}],
+    # What a Gradio 6 Chatbot holds: content as a list of parts.
+    [{"role": "user", "content": [{"type": "text", "text": SEED_QUESTION}]},
+     {"role": "assistant", "content": [{"type": "text", "text": "<div>…</div>"}]}],
+]
+
+
+@pytest.mark.parametrize("history", FOLLOW_UP_HISTORIES, ids=["pairs", "messages", "gradio-parts"])
+def test_ask_follow_up_uses_history(news, history):
+    data = client(news[1]).predict("and what about teachers?", history, api_name="/ask")
+    assert data["searched_for"] == "what did the Speakers discuss about teachers?"
+    assert "status of teachers" in data["answer"]
+
+
+def test_ask_filters_apply_to_retrieval(news):
+    c = client(news[1])
+    only_planet = c.predict(SEED_QUESTION, None, None, None, ["Daily Planet"], api_name="/ask")
+    assert only_planet["passages"] and {p["source"] for p in only_planet["passages"]} == {"Daily Planet"}
+    before_2025 = c.predict(SEED_QUESTION, date_to="2024-12-31", api_name="/ask")
+    assert before_2025["passages"] and all(p["date"] <= "2024-12-31" for p in before_2025["passages"])
+    from_2025 = c.predict(SEED_QUESTION, date_from="2025-01-01", api_name="/ask")
+    assert {p["date"] for p in from_2025["passages"]} == {"2025-08-27"}
+    assert SEED_SENTENCE in from_2025["answer"]
+    one = c.predict(SEED_QUESTION, k=1, api_name="/ask")
+    assert len(one["passages"]) == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"question": "   "}, "the question is empty"),
+    ({"question": SEED_QUESTION, "date_from": "2025-13-01"}, "unknown date '2025-13-01'"),
+    ({"question": SEED_QUESTION, "date_from": "2025-02-01", "date_to": "2025-01-01"}, "the date range is empty"),
+    ({"question": SEED_QUESTION, "history": "not a list"}, "history must be a list"),
+])
+def test_ask_errors_are_messages(news, kwargs, message):
+    with pytest.raises(AppError, match=message):
+        client(news[1]).predict(api_name="/ask", **kwargs)
+
+
+# -- the chat event (what the page calls): streaming, follow-ups, filters ---------------------
+
+def test_chat_streams_answer_with_source_cards_then_follow_up(news):
+    c = client(news[1])
+    job = c.submit(SEED_QUESTION, api_name="/chat")
+    question_box, chat = job.result(timeout=120)
+    steps = job.outputs()
+    assert len(steps) >= 2  # the pending message first, then the answer
+    assert question_box == ""
+    assert "Reading the articles" in steps[0][1][-1]["content"][0]["text"]
+    final = chat[-1]["content"][0]["text"]
+    assert "Searched for: <q>what did the Speakers discuss about AI legislation?</q>" in final
+    assert "<span class='cite'>[1]</span>" in final and "source-card" in final
+    assert f"<mark>Over 90% of public services in the country are available online, and {SEED_SENTENCE}" in final
+    # Only cited sources get cards, numbered like the markers; the others are folded.
+    markers = set(re.findall(r"<span class='cite'>\[(\d+)\]</span>", final))
+    cards = set(re.findall(r"<span class='source-n'>\[(\d+)\]</span>", final.split("<details")[0]))
+    assert "1" in markers and markers == cards
+    assert "<details class='other-passages'><summary>Other retrieved passages" in final
+    # The follow-up in the same session is read with the chat history.
+    _, chat = c.predict("and what about teachers?", chat, api_name="/chat")
+    assert len(chat) == 4
+    final = chat[-1]["content"][0]["text"]
+    assert "Searched for: <q>what did the Speakers discuss about teachers?</q>" in final
+    assert "<mark>" in final and "status of teachers" in final
+
+
+def test_chat_filters_and_bad_filters(news):
+    c = client(news[1])
+    _, chat = c.predict(SEED_QUESTION, [], "", "", ["Daily Planet"], 5, api_name="/chat")
+    final = chat[-1]["content"][0]["text"]
+    assert "Daily Planet" in final and "000_db5d042bbc5024b2" not in final
+    _, chat = c.predict(SEED_QUESTION, [], "27/08/2025", "", [], 5, api_name="/chat")
+    assert "⚠️ unknown date &#x27;27/08/2025&#x27;" in chat[-1]["content"][0]["text"]
+
+
+def test_empty_message_changes_nothing(news):
+    _, chat = client(news[1]).predict("   ", [], api_name="/chat")
+    assert chat == []
+
+
+# -- Articles: upload, rebuild, statistics ----------------------------------------------------
+
+def test_upload_then_rebuild_makes_the_article_searchable(newsroom):
+    assistant, demo = newsroom
+    c = client(demo)
+    saved = c.predict("ferry terminal.txt", FERRY, api_name="/upload")
+    assert saved == {"name": "ferry_terminal.txt", "saved_as": "uploads/ferry_terminal.txt",
+                     "replaced": False, "bytes": len(FERRY.encode()), "articles": 1}
+    assert (Path(assistant.settings.corpus_dir) / "uploads" / "ferry_terminal.txt").read_text() == FERRY
+    result = c.predict(api_name="/rebuild")
+    assert result["report"]["added"] == 1 and result["report"]["skipped"] == []
+    assert result["stats"]["articles"] == 2 and "Coast Courier" in result["stats"]["outlets"]
+    assert c.predict(api_name="/stats")["articles"] == 2
+    data = c.predict("What did the harbour board approve?", api_name="/ask")
+    assert data["citations"][0]["title"] == "Harbour board approves the new ferry terminal"
+    assert "ferry terminal" in data["answer"]
+
+
+def test_page_upload_and_rebuild_with_report(newsroom, tmp_path):
+    assistant, demo = newsroom
+    c = client(demo)
+    good = write(tmp_path / "Budget report 2024.md",
+                 "---\ntitle: City budget grows\nsource: Metro Daily\ndate: 2024-11-02\n---\n"
+                 "The city council approved a budget that grows by three percent next year.")
+    bad = write(tmp_path / "notes.pdf", b"%PDF-1.4 not an article")
+    broken = write(tmp_path / "feed.json", '[{"title": "x", ')
+    html = c.predict([handle_file(str(good)), handle_file(str(bad)), handle_file(str(broken))],
+                     api_name="/add_files")
+    assert "1 of 3 file(s) added" in html
+    assert "✓ Budget_report_2024.md saved as uploads/Budget_report_2024.md" in html
+    assert "✗ upload refused: &#x27;notes.pdf&#x27;: unsupported file type" in html
+    assert "✗ upload refused: &#x27;feed.json&#x27;: invalid JSON" in html
+    assert "notes.pdf" not in corpus_files(assistant) and "uploads/feed.json" not in corpus_files(assistant)
+    # An unreadable file dropped into the corpus by hand is reported as skipped.
+    write(Path(assistant.settings.corpus_dir) / "scan.pdf", b"%PDF")
+    status, outlets, examples, stats, report = c.predict(api_name="/rebuild_page")
+    assert "✓ Index updated" in status
+    assert "Metro Daily" in [choice[0] for choice in outlets["choices"]]
+    assert any("City budget grows" in sample[0] for sample in examples["samples"])
+    assert "<th>Articles</th>" in stats and "2024-11-02 – 2025-08-27" in stats
+    assert "Skipped files (1)" in report and "scan.pdf" in report and "unsupported file type" in report
+
+
+BAD_UPLOAD_NAMES = [
+    ("../../x.txt", "the name is a path; folders are not allowed"),
+    ("../corpus/x.md", "the name is a path"),
+    ("/etc/cron.d/x.txt", "absolute paths are not allowed"),
+    ("C:\\x.txt", "absolute paths are not allowed"),
+    ("x\x00.txt", "contains a NUL byte"),
+    (".env.txt", "hidden file names"),
+    ("payload.exe", "unsupported file type '.exe'"),
+    ("", "the file name is empty"),
+]
+
+
+@pytest.mark.parametrize("name, message", BAD_UPLOAD_NAMES)
+def test_bad_upload_names_are_refused_and_change_nothing(newsroom, name, message):
+    assistant, demo = newsroom
+    c = client(demo)
+    before_files, before_stats = corpus_files(assistant), c.predict(api_name="/stats")
+    with pytest.raises(AppError) as err:
+        c.predict(name, FERRY, api_name="/upload")
+    assert message in str(err.value) and "upload refused" in str(err.value)
+    assert corpus_files(assistant) == before_files
+    assert not (Path(assistant.settings.corpus_dir).parent / "x.txt").exists()
+    assert c.predict(api_name="/stats") == before_stats
+
+
+def test_oversized_and_unreadable_uploads_are_refused(newsroom):
+    assistant, demo = newsroom
+    c = client(demo)
+    before = corpus_files(assistant)
+    with pytest.raises(AppError, match="over the 20,000-byte upload limit"):
+        c.predict("big.txt", "word " * 5000, api_name="/upload")
+    with pytest.raises(AppError, match="invalid JSON"):
+        c.predict("records.json", "[{", api_name="/upload")
+    assert corpus_files(assistant) == before
+
+
+def test_rebuild_while_another_build_holds_the_lock_is_a_message(newsroom):
+    assistant, demo = newsroom
+    c = client(demo)
+    with _IndexLock(Path(assistant.settings.index_dir)):
+        with pytest.raises(AppError, match="already running"):
+            c.predict(api_name="/rebuild")
+        status = c.predict(api_name="/rebuild_page")[0]
+        assert "⏳" in status and "already running" in status
+        # Answering from the current index is unaffected.
+        assert SEED_SENTENCE in c.predict(SEED_QUESTION, api_name="/ask")["answer"]
+
+
+def test_answering_continues_while_a_rebuild_runs(newsroom, monkeypatch):
+    assistant, demo = newsroom
+    started, release = threading.Event(), threading.Event()
+    original = assistant.build_index
+
+    def slow_build(corpus_dir=None, progress=None):
+        def gate(done, total):
+            if not started.is_set():
+                started.set()
+                release.wait(120)  # hold the build (and its lock) open
+            if progress:
+                progress(done, total)
+        return original(corpus_dir, progress=gate)
+
+    monkeypatch.setattr(assistant, "build_index", slow_build)
+    write(Path(assistant.settings.corpus_dir) / "uploads" / "late.txt",
+          "title: Late news\nsource: Coast Courier\n\nThe night ferry was cancelled because of the storm.")
+    try:
+        job = client(demo).submit(api_name="/rebuild")
+        assert started.wait(120), "the rebuild did not start"
+        t0 = time.monotonic()
+        data = client(demo).predict(SEED_QUESTION, api_name="/ask")
+        assert SEED_SENTENCE in data["answer"]
+        _, chat = client(demo).predict(SEED_QUESTION, api_name="/chat")
+        assert "source-card" in chat[-1]["content"][0]["text"]
+        assert not job.done() and time.monotonic() - t0 < 60
+        with pytest.raises(IndexBusyError):  # a second build (e.g. `assistant index`) is refused
+            Assistant(assistant.settings).build_index()
+    finally:
+        release.set()
+    assert job.result(timeout=120)["report"]["added"] >= 1
+
+
+# -- safety: binding, login, share ------------------------------------------------------------
+
+def test_binds_to_loopback_by_default_and_never_shares(news):
+    assistant, demo = news
+    assert assistant.settings.host == "127.0.0.1"
+    assert demo.local_url.startswith("http://127.0.0.1:")
+    assert not demo.share and demo.share_url is None
+
+
+def test_login_when_auth_is_set(news):
+    assistant, _ = news
+    guarded = Assistant(assistant.settings.replace(auth="editor:s3cret"))
+    with running(guarded) as demo:
+        with pytest.raises(AuthenticationError):
+            client(demo)
+        with pytest.raises(Exception):
+            client(demo, auth=("editor", "wrong"))
+        assert client(demo, auth=("editor", "s3cret")).predict(api_name="/stats")["articles"] == 2
+
+
+@pytest.mark.parametrize("value, expected", [("", None), ("ed:pw", ("ed", "pw")), ("ed:p:w", ("ed", "p:w"))])
+def test_parse_auth(value, expected):
+    assert parse_auth(value) == expected
+
+
+@pytest.mark.parametrize("value", ["nopassword", ":pw", "ed:"])
+def test_parse_auth_refuses_malformed_settings(value):
+    with pytest.raises(ConfigError, match="user:password"):
+        parse_auth(value)
+
+
+def test_python_app_py_serves_the_same_app(news):
+    """`python app.py --host H` with the port from the environment, as a real process."""
+    assistant, demo = news
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ASSISTANT_CORPUS_DIR": str(assistant.settings.corpus_dir),
+           "ASSISTANT_INDEX_DIR": str(assistant.settings.index_dir), "ASSISTANT_PORT": str(port),
+           "ASSISTANT_HOST": "0.0.0.0"}
+    proc = subprocess.Popen([sys.executable, "app.py", "--no-index", "--host", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "app.py did not start"
+            time.sleep(0.5)
+        served = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
+        assert served.predict(api_name="/stats")["articles"] == 2
+        names = lambda c: set(c.view_api(return_format="dict", print_info=False)["named_endpoints"])  # noqa: E731
+        assert names(served) == names(client(demo)) >= {"/ask", "/chat", "/upload", "/rebuild", "/stats"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert f"serving on http://127.0.0.1:{port}" in proc.stdout.read()
+
+
+# -- rendering: untrusted article text --------------------------------------------------------
+
+PAYLOAD = ('Officials met. <script>alert(1)</script> <img src=x onerror="alert(2)"> '
+           '[click me](javascript:alert(3)) # Heading\n\n    code block')
+
+
+def payload_answer(**kw) -> Answer:
+    c = Citation(1, "<b>T</b> [x](javascript:alert(5))", "S<i>", None, "javascript:alert(4)",
+                 PAYLOAD, (0, 14))
+    other = Citation(2, "Other <svg onload=alert(6)>", "O", "2024-01-01", "https://ok.example/a?b=1&c=2",
+                     "Another passage <iframe src=javascript:alert(7)>", (0, 7), chunk_id="c2")
+    return Answer("q", "Officials met. [1]", False, [c], [AnswerSentence("Officials met.", [1])],
+                  passages=[c, other], **kw)
+
+
+def test_render_answer_makes_article_text_inert():
+    html = render_answer(payload_answer())
+    for bad in ("<script", "<img", "<svg", "<iframe", "<b>T", "<i>", "href=\"javascript", "](",
+                "onerror=\"", "\n"):
+        assert bad not in html, bad
+    assert "&lt;script&gt;alert&#40;1&#41;&lt;/script&gt;" in html
+    assert "&#91;click me&#93;&#40;javascript:alert&#40;3&#41;&#41;" in html
+    assert "<mark>Officials met.</mark>" in html and "<span class='cite'>[1]</span>" in html
+    assert "href=" not in html.split("other-passages")[0]  # the javascript: URL is not linked
+    assert 'href="https://ok.example/a?b=1&amp;c=2"' in html  # an http(s) URL is
+    assert "<br><br>" in html  # line breaks kept without blank lines
+
+
+def test_render_answer_shows_only_cited_sources_and_folds_the_rest():
+    html = render_answer(payload_answer(searched_for="officials"))
+    cited, folded = html.split("<details class='other-passages'>")
+    assert cited.count("source-card") == 1 and "Searched for: <q>officials</q>" in cited
+    assert "Other retrieved passages (1)" in folded and folded.count("source-card") == 1
+    abstained = render_answer(Answer("q", "The articles do not cover this question.", True, [],
+                                     passages=payload_answer().passages))
+    assert "Closest passages (2)" in abstained and "source-n" not in abstained
+
+
+def test_plain_history_normalises_shapes():
+    assert plain_history(None) == []
+    assert plain_history([("q", "a")]) == [["q", "a"]]
+    assert plain_history([{"role": "user", "content": [{"type": "text", "text": "q"}]}]) == \
+        [{"role": "user", "content": "q"}]
+    with pytest.raises(ConfigError):
+        plain_history("q")
