@@ -274,7 +274,7 @@ class _Panels:
         self.assistant = assistant
         self._lock = threading.Lock()
         self._key: object = None
-        self._value: tuple[list[str], list[str]] = ([], [SEED_QUESTION])
+        self._value: tuple[list[str], list[str]] = ([], [])
         self.report: IndexReport | None = None
 
     def current(self) -> tuple[list[str], list[str]]:
@@ -292,7 +292,7 @@ class _Panels:
             examples = example_questions(index.article_records())
         except AssistantError:
             outlets, examples = [], []
-        value = (outlets, examples or [SEED_QUESTION])
+        value = (outlets, examples)
         with self._lock:
             self._key, self._value = key, value
         return value

@@ -8,8 +8,12 @@ def record(title, source="", date="", path="a.txt"):
     return {"title": title, "source": source, "date": date, "path": path}
 
 
-def test_seed_question_from_the_real_seed_index(seed_assistant):
-    questions = example_questions(seed_assistant.index.article_records())
+def test_seed_question_from_a_real_seed_index(seed_corpus, settings_factory):
+    from assistant import Assistant
+
+    assistant = Assistant(settings_factory(seed_corpus))
+    assistant.build_index()
+    questions = example_questions(assistant.index.article_records())
     assert SEED_QUESTION == CONFTEST_SEED_QUESTION
     assert questions[0] == SEED_QUESTION
 

@@ -309,6 +309,22 @@ def test_answering_continues_while_a_rebuild_runs(newsroom, monkeypatch):
     assert job.result(timeout=120)["report"]["added"] >= 1
 
 
+def test_first_use_without_an_index_then_upload_and_rebuild(tmp_path, settings_factory):
+    corpus = tmp_path / "empty-corpus"
+    corpus.mkdir()
+    with running(Assistant(settings_factory(corpus))) as demo:
+        c = client(demo)
+        with pytest.raises(AppError, match="no index"):
+            c.predict(api_name="/stats")
+        _, chat = c.predict(SEED_QUESTION, api_name="/chat")
+        assert "⚠️ no index" in chat[-1]["content"][0]["text"]
+        with pytest.raises(AppError, match="holds no readable article"):
+            c.predict(api_name="/rebuild")
+        c.predict("ferry.txt", FERRY, api_name="/upload")
+        assert c.predict(api_name="/rebuild")["stats"]["articles"] == 1
+        assert "ferry terminal" in c.predict("What did the harbour board approve?", api_name="/ask")["answer"]
+
+
 # -- safety: binding, login, share ------------------------------------------------------------
 
 def test_binds_to_loopback_by_default_and_never_shares(news):

@@ -1,0 +1,184 @@
+"""The web chat in a real browser: headless Chromium (the system's) driven by Playwright.
+
+Skips cleanly when /usr/bin/chromium or the playwright package is missing (`make test`
+tries to apt-get install chromium). Navigation waits for "load": a Gradio page keeps a
+connection open and never reaches network idle. The README screenshot is taken here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from tests.conftest import ROOT, SEED, SEED_QUESTION, SEED_SENTENCE, write
+from tests.test_webapp import running
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+TIMEOUT_MS = 120_000
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is absent: browser tests skipped", allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+expect.set_options(timeout=TIMEOUT_MS)  # answering on a small CPU takes seconds
+
+XSS_ARTICLE = """title: Harbour <img src=x onerror="window.__xss_title=1"> council report
+source: Coast <script>window.__xss_source=1</script> Courier
+url: javascript:window.__xss_url=1
+
+The harbour council approved the lighthouse repairs on Friday. <script>window.__xss_script=1; alert('script ran')</script> Residents can read the plan <img src=x onerror="window.__xss_img=1; alert('img ran')"> at the library. See [the plan](javascript:window.__xss_md=1) for details. <a href="javascript:window.__xss_a=1">open</a>
+"""
+XSS_FLAGS = ["__xss_title", "__xss_source", "__xss_url", "__xss_script", "__xss_img", "__xss_md", "__xss_a"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        try:
+            chromium = p.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        except Exception as exc:  # a broken system browser is an environment problem
+            pytest.skip(f"cannot start {CHROMIUM}: {exc}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.dialogs = []  # type: ignore[attr-defined]
+
+    def on_dialog(dialog):
+        page.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    yield page
+    context.close()
+
+
+def app_over(tmp_path_factory, settings_factory, **articles):
+    corpus = tmp_path_factory.mktemp("browser-corpus")
+    shutil.copy(SEED, corpus / SEED.name)
+    for name, text in articles.items():
+        write(corpus / name.replace("__", "."), text)
+    assistant = Assistant(settings_factory(corpus))
+    report = assistant.build_index()
+    return running(assistant, report=report)
+
+
+@pytest.fixture(scope="module")
+def seed_app(tmp_path_factory, settings_factory):
+    with app_over(tmp_path_factory, settings_factory) as demo:
+        yield demo
+
+
+@pytest.fixture(scope="module")
+def xss_app(tmp_path_factory, settings_factory):
+    with app_over(tmp_path_factory, settings_factory, harbour__txt=XSS_ARTICLE) as demo:
+        yield demo
+
+
+def open_chat(page, demo):
+    page.goto(demo.local_url, wait_until="load")
+    box = page.locator("#question textarea")
+    expect(box).to_be_visible()
+    return box
+
+
+def ask(page, box, question: str, nth: int):
+    box.fill(question)
+    box.press("Enter")
+    answer = page.locator("#chat [data-testid='bot']").nth(nth)
+    expect(answer.locator(".answer:not(.streaming)")).to_be_visible()
+    return answer
+
+
+def test_seed_question_answer_with_source_card_and_screenshot(page, seed_app):
+    box = open_chat(page, seed_app)
+    expect(page.locator("#examples")).to_contain_text(SEED_QUESTION)
+    answer = ask(page, box, SEED_QUESTION, 0)
+    expect(answer.locator(".searched")).to_contain_text(f"Searched for: {SEED_QUESTION}")
+    text = answer.locator(".answer-text").inner_text()
+    assert "[1]" in text and SEED_SENTENCE in text
+    card = answer.locator(".source-card").first
+    expect(card.locator(".source-n")).to_have_text("[1]")
+    expect(card.locator(".source-title")).to_contain_text("Welcoming the Tajik parliamentary delegation")
+    expect(card.locator(".source-meta")).to_contain_text("2025-08-27")
+    expect(card.locator("mark").filter(has_text=SEED_SENTENCE)).to_be_visible()
+    # The other retrieved passages are folded away.
+    expect(answer.locator("details.other-passages")).not_to_have_attribute("open", "")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+
+    # A follow-up is read with the history, and the page says what it searched for.
+    follow = ask(page, box, "and what about teachers?", 1)
+    expect(follow.locator(".searched")).to_contain_text(
+        "Searched for: what did the Speakers discuss about teachers?")
+    expect(follow.locator(".sources mark").filter(has_text="status of teachers")).to_be_visible()
+
+
+def test_example_question_click_asks_it(page, seed_app):
+    open_chat(page, seed_app)
+    page.locator("#examples").get_by_text(SEED_QUESTION).click()
+    answer = page.locator("#chat [data-testid='bot']").first
+    expect(answer.locator(".sources mark").filter(has_text=SEED_SENTENCE)).to_be_visible()
+
+
+def test_script_payload_in_an_article_stays_inert(page, xss_app):
+    box = open_chat(page, xss_app)
+    answer = ask(page, box, "What did the harbour council approve?", 0)
+    card = answer.locator(".source-card").first
+    expect(card.locator(".source-title")).to_contain_text("Harbour <img src=x onerror=")
+    passage = card.locator(".source-passage").inner_text()
+    # The payload is shown as text...
+    assert "<script>window.__xss_script=1;" in passage
+    assert "[the plan](javascript:window.__xss_md=1)" in passage
+    # ...and nothing of it became markup or ran.
+    chat = page.locator("#chat")
+    assert chat.locator("script").count() == 0
+    assert chat.locator("[onerror]").count() == 0 and chat.locator("img[src='x']").count() == 0
+    assert chat.locator("a[href^='javascript']").count() == 0
+    assert card.locator("a").count() == 0  # the javascript: URL is not linked
+    page.get_by_role("tab", name="Articles").click()
+    expect(page.locator("#stats")).to_contain_text("Coast <script>")
+    page.wait_for_timeout(500)
+    flags = page.evaluate(f"() => {XSS_FLAGS!r}.filter(name => window[name] !== undefined)")
+    assert flags == [] and page.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_articles_tab_upload_and_rebuild(page, tmp_path, tmp_path_factory, settings_factory):
+    with app_over(tmp_path_factory, settings_factory) as demo:
+        open_chat(page, demo)
+        page.get_by_role("tab", name="Articles").click()
+        expect(page.locator("#stats")).to_contain_text("Articles")
+        good = write(tmp_path / "ferry news.md", "---\ntitle: Ferry terminal approved\nsource: Coast Courier\n"
+                     "date: 2025-02-03\n---\nThe harbour board approved a new ferry terminal on Monday.")
+        bad = write(tmp_path / "scan.pdf", b"%PDF-1.4")
+        page.locator("#files input[type=file]").set_input_files([str(good), str(bad)])
+        expect(page.locator("#files")).to_contain_text("ferry news.md")
+        page.locator("#add-files").click()
+        result = page.locator("#upload-result")
+        expect(result).to_contain_text("1 of 2 file(s) added")
+        expect(result).to_contain_text("ferry_news.md saved as uploads/ferry_news.md")
+        expect(result).to_contain_text("'scan.pdf': unsupported file type")
+        page.locator("#rebuild").click()
+        expect(page.locator("#rebuild-result")).to_contain_text("Index updated: 1 added")
+        stats = page.locator("#stats")
+        expect(stats).to_contain_text("Coast Courier (1)")
+        expect(stats.locator("tr", has_text="Articles")).to_contain_text("2")
+        # The new outlet is offered as a filter, and the new article can be asked about.
+        page.get_by_role("tab", name="Ask").click()
+        box = page.locator("#question textarea")
+        answer = ask(page, box, "What did the harbour board approve?", 0)
+        expect(answer.locator(".source-card .source-title").first).to_have_text("Ferry terminal approved")
