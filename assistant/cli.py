@@ -14,7 +14,7 @@ from .errors import AssistantError
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
     try:
-        return Settings.from_env(**ctx.obj, **overrides)
+        return Settings.from_env(**{**ctx.obj, **{k: v for k, v in overrides.items() if v is not None}})
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -137,3 +137,47 @@ def serve(ctx: click.Context, host, port, no_index: bool) -> None:
         run_app(settings, build=not no_index)
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command("eval")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N queries.")
+@click.option("--baseline", is_flag=True, help="Also run BM25 alone and the naive LangChain chain.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the results to this JSON file.")
+@click.option("--index", "eval_index", type=click.Path(), default=None,
+              help="Where the eval's own index lives [default .eval-index/<dataset name>].")
+@click.pass_context
+def eval_cmd(ctx: click.Context, dataset_dir, limit, baseline, json_path, eval_index) -> None:
+    """Measure retrieval and abstention on a MultiHop-RAG-schema DATASET_DIR."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .evaluate import format_table, run_eval
+
+    index_dir = eval_index or ctx.obj.get("index_dir") or str(
+        Path(".eval-index") / Path(dataset_dir).resolve().name)
+    settings = _settings(ctx, index_dir=index_dir)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        results = run_eval(dataset_dir, settings, limit=limit, baseline=baseline, progress=progress)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        for bar in bars.values():
+            bar.close()
+    click.echo(format_table(results))
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
+        click.echo(f"results written to {json_path}")

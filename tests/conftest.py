@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,6 +18,52 @@ SHARED = ROOT.parent / "shared"
 SEED = ROOT / "corpus" / "000_db5d042bbc5024b2.txt"
 SEED_QUESTION = "what did the Speakers discuss about AI legislation?"
 SEED_SENTENCE = "the Majilis is working actively over the drafts of the law on artificial intelligence and the Digital Code"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on a free loopback port, for the whole session."""
+    exe = Path(sys.executable).parent / "chroma"
+    if not exe.exists():
+        pytest.skip("the chroma command is not installed")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("chroma-server")
+    log = open(folder / "server.log", "w")
+    proc = subprocess.Popen([str(exe), "run", "--path", str(folder / "data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"chroma server did not start: {(folder / 'server.log').read_text()}")
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session", params=["embedded", "server"])
+def backend(request):
+    """Run a test against the embedded store and against a real Chroma server."""
+    if request.param == "server":
+        return {"chroma_url": request.getfixturevalue("chroma_server"),
+                "collection": f"t{uuid.uuid4().hex[:10]}"}
+    return {}
 
 
 @pytest.fixture(scope="session")
@@ -33,24 +85,30 @@ def seed_corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def seed_assistant(seed_corpus, settings_factory):
-    """An Assistant over the seed corpus with its index built (model loaded once)."""
+def seed_assistant(seed_corpus, settings_factory, backend):
+    """An Assistant over the seed corpus with its index built (model loaded once);
+    once on the embedded store and once on a Chroma server."""
     from assistant import Assistant
 
-    assistant = Assistant(settings_factory(seed_corpus))
+    assistant = Assistant(settings_factory(seed_corpus, **backend))
     assistant.build_index()
     return assistant
 
 
 @pytest.fixture
-def make_assistant(settings_factory, tmp_path):
-    """A fresh Assistant over a corpus folder the test writes (shares the loaded model)."""
+def make_assistant(settings_factory, tmp_path, backend):
+    """A fresh Assistant over a corpus folder the test writes (shares the loaded model),
+    on the embedded store and on a Chroma server (a fresh collection name per test)."""
     from assistant import Assistant
+
+    server = dict(backend)
+    if server:
+        server["collection"] = f"t{uuid.uuid4().hex[:10]}"
 
     def make(corpus_dir: Path | None = None, **kw):
         corpus = corpus_dir or (tmp_path / "corpus")
         corpus.mkdir(exist_ok=True)
-        return Assistant(settings_factory(corpus, index_dir=tmp_path / "index", **kw))
+        return Assistant(settings_factory(corpus, index_dir=tmp_path / "index", **{**server, **kw}))
 
     return make
 
@@ -69,3 +127,19 @@ def needs_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (shared data not available)")
     return path
+
+
+@pytest.fixture(scope="session")
+def newsqa_index(tmp_path_factory, settings_factory):
+    """newsqa-mini (2,326 articles) plus the seed article, indexed once per session."""
+    from assistant import Assistant
+
+    dataset = needs_shared("datasets", "newsqa-mini")
+    index_dir = tmp_path_factory.mktemp("newsqa-index")
+    corpus = index_dir / "corpus"
+    corpus.mkdir()
+    shutil.copyfile(dataset / "corpus.json", corpus / "corpus.json")
+    shutil.copy(SEED, corpus / SEED.name)
+    assistant = Assistant(settings_factory(corpus, index_dir=index_dir))
+    assistant.build_index()
+    return assistant

@@ -1,0 +1,269 @@
+"""`assistant eval`: retrieval and abstention measured on a MultiHop-RAG-schema dataset.
+
+A dataset folder holds ``corpus.json`` (articles ``{title, author, source, published_at,
+category, url, body}``) and ``MultiHopRAG.json`` (queries ``{query, answer, question_type,
+evidence_list: [{title, fact, ...}]}``). The corpus is indexed incrementally into its own
+index folder, every query is answered, and the 10 passages the answer step receives are
+scored. Figures, overall and per question type:
+
+- fact-level Hits@4, Hits@10, MRR@10, MAP@10, exactly as the benchmark's own scorer
+  (yixuantt/MultiHop-RAG ``retrieval_evaluate.py``): a passage is a hit when a gold fact is a
+  substring of it after all spaces and newlines are removed; null queries are excluded;
+- recall@10 (share of a query's gold facts found in the top 10) and all@10 (all found);
+- doc_hits@10: an evidence article's title is among the retrieved passages' titles;
+- null_abstain (null queries the assistant declined) and false_abstain (answerable ones it
+  declined); p50/p95 latency per query; mean_chars of the scored passages.
+
+Baselines in the same run (``--baseline``): BM25 alone over the same chunks, and the naive
+LangChain pipeline (RecursiveCharacterTextSplitter 1000/200, the same embedder, Chroma top-10
+similarity). Left out: answer-accuracy scoring of generated text (see generation.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import Settings
+from .errors import CorpusError
+
+METRICS = ("hits@4", "hits@10", "mrr@10", "map@10", "recall@10", "all@10", "doc_hits@10",
+           "null_abstain", "false_abstain", "p50_ms", "p95_ms", "mean_chars")
+
+
+def _squash(text: str) -> str:
+    return text.replace(" ", "").replace("\n", "")
+
+
+def fact_metrics(retrieved: list[str], gold: list[str]) -> dict[str, float]:
+    """One query's upstream metrics (hits@4, hits@10, mrr@10, map@10) plus recall and all@10."""
+    gold = [_squash(g) for g in gold]
+    retrieved = [_squash(r) for r in retrieved]
+    hits4 = hits10 = False
+    first = None
+    ap_sum = 0.0
+    found: list[str] = []
+    for rank, item in enumerate(retrieved[:10], start=1):
+        if any(g in item for g in gold):
+            hits10 = True
+            hits4 = hits4 or rank <= 4
+            first = first or rank
+            count = 0
+            for g in gold:
+                if g in item and g not in found:
+                    count += 1
+                    found.append(g)
+            ap_sum += count / rank
+    distinct = len(set(gold))
+    return {
+        "hits@4": float(hits4), "hits@10": float(hits10),
+        "mrr@10": 1.0 / first if first else 0.0,
+        "map@10": ap_sum / min(len(gold), 10) if gold else 0.0,
+        "recall@10": len(set(found)) / distinct if distinct else 0.0,
+        "all@10": float(len(set(found)) == distinct) if distinct else 0.0,
+    }
+
+
+@dataclass
+class Query:
+    query: str
+    answer: str
+    question_type: str
+    facts: list[str]
+    titles: list[str]
+
+    @property
+    def is_null(self) -> bool:
+        return self.question_type == "null_query" or not self.facts
+
+
+def load_queries(dataset_dir: Path, limit: int | None = None) -> list[Query]:
+    path = Path(dataset_dir) / "MultiHopRAG.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"cannot read queries {path}: {exc}") from exc
+    queries = [Query(d["query"], str(d.get("answer", "")), d.get("question_type", "unknown"),
+                     [e["fact"] for e in d.get("evidence_list", [])],
+                     [e.get("title", "") for e in d.get("evidence_list", [])]) for d in data]
+    return queries[:limit] if limit else queries
+
+
+class _Result:
+    """Per-system accumulator of per-query figures."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, dict]] = []
+
+    def add(self, qtype: str, row: dict) -> None:
+        self.rows.append((qtype, row))
+
+    def summary(self, qtype: str | None = None) -> dict[str, float]:
+        rows = [r for t, r in self.rows if qtype is None or t == qtype]
+        answerable = [r for r in rows if not r["null"]]
+        nulls = [r for r in rows if r["null"]]
+        out: dict[str, float] = {}
+        for key in ("hits@4", "hits@10", "mrr@10", "map@10", "recall@10", "all@10", "doc_hits@10"):
+            out[key] = _mean([r[key] for r in answerable])
+        if any("abstained" in r for r in rows):
+            out["null_abstain"] = _mean([float(r["abstained"]) for r in nulls])
+            out["false_abstain"] = _mean([float(r["abstained"]) for r in answerable])
+        lat = sorted(r["ms"] for r in rows)
+        out["p50_ms"] = _percentile(lat, 50)
+        out["p95_ms"] = _percentile(lat, 95)
+        out["mean_chars"] = _mean([r["chars"] for r in rows])
+        out["queries"] = len(rows)
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(statistics.fmean(values)) if values else 0.0
+
+
+def _percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    idx = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return float(values[idx])
+
+
+def _score(query: Query, texts: list[str], titles: list[str], ms: float) -> dict:
+    row = {"null": query.is_null, "ms": ms, "chars": _mean(len(t) for t in texts)}
+    if not query.is_null:
+        row.update(fact_metrics(texts, query.facts))
+        row["doc_hits@10"] = float(bool(set(query.titles) & set(titles[:10])))
+    return row
+
+
+def prepare_index(dataset_dir: Path, settings: Settings, progress=None):
+    """An Assistant over the dataset's corpus in its own index folder (built incrementally)."""
+    from .api import Assistant
+
+    corpus_file = Path(dataset_dir) / "corpus.json"
+    if not corpus_file.exists():
+        raise CorpusError(f"{corpus_file} not found: a dataset folder holds corpus.json and MultiHopRAG.json")
+    corpus_dir = Path(settings.index_dir) / "corpus"
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    target = corpus_dir / "corpus.json"
+    if not target.exists() or target.stat().st_size != corpus_file.stat().st_size:
+        shutil.copyfile(corpus_file, target)
+    assistant = Assistant(settings.replace(corpus_dir=corpus_dir))
+    report = assistant.build_index(progress=progress)
+    return assistant, report
+
+
+def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None = None,
+             baseline: bool = False, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Evaluate on a dataset; returns {"ours", "baselines", "by_type", "index"}."""
+    dataset_dir = Path(dataset_dir)
+    queries = load_queries(dataset_dir, limit)
+    assistant, report = prepare_index(
+        dataset_dir, settings, progress=(lambda d, t: progress("index", d, t)) if progress else None)
+    generator = assistant.generator("extractive")
+    systems: dict[str, _Result] = {"ours": _Result()}
+    naive = None
+    if baseline:
+        systems["bm25"] = _Result()
+        systems["naive"] = _Result()
+        naive = NaiveBaseline(assistant, Path(settings.index_dir) / "naive")
+        naive.build(progress=(lambda d, t: progress("naive index", d, t)) if progress else None)
+    assistant.retriever.retrieve("warm up the caches")
+    for n, q in enumerate(queries, start=1):
+        t0 = time.perf_counter()
+        retrieval = assistant.retriever.retrieve(q.query, k=10)
+        answer = generator.generate(q.query, retrieval)
+        ms = (time.perf_counter() - t0) * 1000
+        row = _score(q, [p.text for p in retrieval.passages], [p.chunk.title for p in retrieval.passages], ms)
+        row["abstained"] = answer.abstained
+        systems["ours"].add(q.question_type, row)
+        if baseline:
+            t0 = time.perf_counter()
+            hits = assistant.index.lexical().search(q.query, 10)
+            chunks = assistant.index.fetch([i for i, _ in hits])
+            found = [chunks[i] for i, _ in hits if i in chunks]
+            ms = (time.perf_counter() - t0) * 1000
+            systems["bm25"].add(q.question_type, _score(q, [c.text for c in found], [c.title for c in found], ms))
+            t0 = time.perf_counter()
+            docs = naive.search(q.query, 10)
+            ms = (time.perf_counter() - t0) * 1000
+            systems["naive"].add(q.question_type, _score(
+                q, [d.page_content for d in docs], [d.metadata.get("title", "") for d in docs], ms))
+        if progress:
+            progress("queries", n, len(queries))
+    types = sorted({q.question_type for q in queries})
+    return {
+        "ours": systems["ours"].summary(),
+        "baselines": {name: r.summary() for name, r in systems.items() if name != "ours"},
+        "by_type": {t: {name: r.summary(t) for name, r in systems.items()} for t in types},
+        "index": report.to_dict() | {"skipped": len(report.skipped), "warnings": len(report.warnings)},
+    }
+
+
+class NaiveBaseline:
+    """The naive LangChain pipeline: RecursiveCharacterTextSplitter(1000, 200), the same
+    embedder, a Chroma vector store, top-k similarity. Built once per folder (idempotent)."""
+
+    def __init__(self, assistant, folder: Path):
+        self.assistant = assistant
+        self.folder = folder
+        self._store = None
+
+    def _documents(self):
+        from langchain_core.documents import Document
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        from .corpus import load_articles
+
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        articles = load_articles(self.assistant.settings.corpus_dir).articles
+        docs = [Document(a.text, metadata={"title": a.title, "source": a.source}) for a in articles]
+        return splitter.split_documents(docs)
+
+    def build(self, progress=None) -> None:
+        from langchain_chroma import Chroma
+
+        docs = self._documents()
+        self._store = Chroma(collection_name="naive", persist_directory=str(self.folder),
+                             embedding_function=self.assistant.embedder.as_langchain(),
+                             collection_metadata={"hnsw:space": "cosine"})
+        have = self._store._collection.count()
+        if have == len(docs):
+            return
+        if have:
+            self._store.reset_collection()
+        step = 512
+        for start in range(0, len(docs), step):
+            batch = docs[start:start + step]
+            self._store.add_documents(batch, ids=[f"d{start + i}" for i in range(len(batch))])
+            if progress:
+                progress(min(start + step, len(docs)), len(docs))
+
+    def search(self, query: str, k: int = 10):
+        return self._store.similarity_search(query, k=k)
+
+
+def format_table(results: dict) -> str:
+    """A plain-text table: ours vs baselines overall, then per question type."""
+    systems = {"ours": results["ours"], **results.get("baselines", {})}
+    names = list(systems)
+    lines = [f"{'metric':<14}" + "".join(f"{n:>10}" for n in names)]
+    for metric in METRICS:
+        if any(metric in s for s in systems.values()):
+            lines.append(f"{metric:<14}" + "".join(
+                f"{systems[n].get(metric, float('nan')):>10.3f}" if metric in systems[n] else f"{'-':>10}"
+                for n in names))
+    for qtype, per in results.get("by_type", {}).items():
+        lines.append(f"\n{qtype} ({per['ours'].get('queries', 0)} queries)")
+        for metric in ("hits@4", "hits@10", "mrr@10", "recall@10", "all@10", "null_abstain", "false_abstain"):
+            if metric in per["ours"]:
+                lines.append(f"  {metric:<12}" + "".join(
+                    f"{per[n].get(metric, float('nan')):>10.3f}" if metric in per[n] else f"{'-':>10}"
+                    for n in names))
+    return "\n".join(lines)
