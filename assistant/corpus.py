@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -76,15 +77,20 @@ class LoadReport:
     warnings: list[Problem] = field(default_factory=list)  # indexed, with a caveat
 
 
-def load_articles(corpus_dir: str | Path, today: dt.date | None = None) -> LoadReport:
-    """Read every article under corpus_dir (recursively); never raises for one bad file."""
+def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
+                  prefer: set[str] | frozenset = frozenset()) -> LoadReport:
+    """Read every article under corpus_dir (recursively); never raises for one bad file.
+
+    Of articles with the same text, the one whose path is in ``prefer`` (the copy already
+    indexed) is kept, else the first by path; the others are reported as duplicates.
+    """
     root = Path(corpus_dir)
     if not root.exists():
         raise CorpusError(f"corpus folder {str(root)!r} does not exist")
     if not root.is_dir():
         raise CorpusError(f"corpus path {str(root)!r} is not a folder")
     report = LoadReport()
-    seen_text: dict[str, str] = {}
+    loaded: list[Article] = []
     for path in _walk(root):
         rel = path.relative_to(root).as_posix()
         if path.suffix.lower() not in EXTENSIONS:
@@ -94,19 +100,20 @@ def load_articles(corpus_dir: str | Path, today: dt.date | None = None) -> LoadR
             )
             continue
         try:
-            articles = parse_file(path, rel, report, today=today)
+            loaded.extend(parse_file(path, rel, report, today=today))
         except ArticleError as exc:
             report.skipped.append(Problem(exc.path, exc.reason))
-            continue
-        for article in articles:
-            first = seen_text.get(article.text_hash)
-            if first is not None:
-                report.skipped.append(
-                    Problem(article.path, f"duplicate content of {first} (indexed once)")
-                )
-                continue
-            seen_text[article.text_hash] = article.path
+    keeper: dict[str, Article] = {}
+    for article in loaded:
+        first = keeper.get(article.text_hash)
+        if first is None or (article.path in prefer and first.path not in prefer):
+            keeper[article.text_hash] = article
+    for article in loaded:
+        kept = keeper[article.text_hash]
+        if kept is article:
             report.articles.append(article)
+        else:
+            report.skipped.append(Problem(article.path, f"duplicate content of {kept.path} (indexed once)"))
     return report
 
 
@@ -144,9 +151,10 @@ def parse_file(path: Path, rel: str, report: LoadReport | None = None,
 
 def _read_bytes(path: Path, rel: str) -> bytes:
     try:
-        if not path.is_file():
+        info = path.stat()  # follows links: a loop or a link to nowhere raises here
+        if not stat.S_ISREG(info.st_mode):
             raise ArticleError(rel, "not a regular file")
-        size = path.stat().st_size
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise ArticleError(rel, f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
         return path.read_bytes()

@@ -342,7 +342,10 @@ class Index:
         started = time.perf_counter()
         corpus_dir = Path(corpus_dir or self.settings.corpus_dir)
         with _IndexLock(Path(self.settings.index_dir)):
-            loaded = load_articles(corpus_dir)
+            indexed = set()
+            if self.articles_name in self.chroma.names():
+                indexed = {r.get("path") for r in self._read_committed(self.chroma.get(self.articles_name)).values()}
+            loaded = load_articles(corpus_dir, prefer=indexed)
             if not loaded.articles:
                 reasons = "; ".join(str(p) for p in loaded.skipped[:5])
                 raise CorpusError(
