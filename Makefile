@@ -28,8 +28,10 @@ test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) || echo "chromium not installed: browser tests will skip"
 	$(PY) -m pytest -q
 
+# Needs ../shared/datasets (skips without it); BENCH_ARGS=--quick for a short smoke run.
 bench: install
-	$(PY) benchmarks/run_all.py
+	@$(PY) -c "import matplotlib, gradio_client" 2>/dev/null || $(PIP) install -q -e '.[test,bench]'
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*-* .eval-index

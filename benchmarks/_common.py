@@ -1,0 +1,496 @@
+"""Shared plumbing for the benchmarks in this folder (not a test module, not part of the library).
+
+- paths: the datasets in ``../shared/datasets`` and the working folder ``benchmarks/.work``;
+- the machine: cores, CPU model, SIMD width and clock, and an fp32 peak estimate;
+- embedder seams: ``RecordingEmbedder`` (records the exact texts the pipeline embeds and the
+  time spent encoding them) and ``ReplicaEmbedder`` (real vectors for base texts, cached on
+  disk; perturbed copies for replicated articles, see ``make_replicas``);
+- corpora: newsqa-mini as one file per article, Wikinews as MultiHop-RAG-style records, and
+  Wikinews replicated with new ids and perturbed text for the scale tests;
+- ``record``: append a dated markdown table under the benchmark's heading in README.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+WORK = BENCH / ".work"
+README = BENCH / "README.md"
+SHARED = ROOT.parent / "shared" / "datasets"
+NEWSQA = SHARED / "newsqa-mini"
+WIKINEWS = SHARED / "wikinews-2000" / "wikinews.jsonl"
+PYTHON = sys.executable
+ASSISTANT_BIN = str(Path(sys.executable).with_name("assistant"))
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# -- datasets ------------------------------------------------------------------------------
+def require_datasets(*paths: Path) -> None:
+    """Exit 0 with a clear message when the shared datasets are not there."""
+    missing = [p for p in (paths or (SHARED,)) if not Path(p).exists()]
+    if missing:
+        print(f"SKIP {Path(sys.argv[0]).name}: dataset not found: "
+              + ", ".join(str(p) for p in missing)
+              + " (the benchmarks need ../shared/datasets beside the project)")
+        sys.exit(0)
+
+
+def wikinews_records(limit: int | None = None) -> list[dict]:
+    """Wikinews bodies as MultiHop-RAG records (the corpus loader reads ``body``)."""
+    out = []
+    with open(WIKINEWS, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                out.append({"title": "", "source": "Wikinews", "body": d["text"]})
+                if limit and len(out) >= limit:
+                    break
+    return out
+
+
+def write_records(folder: Path, name: str, records: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    payload = "".join(json.dumps({k: v for k, v in r.items() if v not in ("", None)},
+                                 ensure_ascii=False) + "\n" for r in records)
+    if not path.exists() or path.read_text(encoding="utf-8") != payload:
+        path.write_text(payload, encoding="utf-8")
+    return path
+
+
+def newsqa_articles(limit: int | None = None) -> list[dict]:
+    data = json.loads((NEWSQA / "corpus.json").read_text(encoding="utf-8"))
+    return data[:limit] if limit else data
+
+
+def write_newsqa_files(folder: Path, limit: int | None = None) -> int:
+    """newsqa-mini as one JSON file per article (so one article can be added, changed or
+    deleted the way news arrives); returns the number of files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    articles = newsqa_articles(limit)
+    wanted = set()
+    for n, article in enumerate(articles):
+        name = f"a{n:05d}.json"
+        wanted.add(name)
+        path = folder / name
+        text = json.dumps(article, ensure_ascii=False)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    for path in folder.glob("*"):
+        if path.name not in wanted:
+            path.unlink()
+    return len(articles)
+
+
+def questions(n: int) -> list[str]:
+    """The first n MultiHop-RAG questions of newsqa-mini, spread over the file."""
+    data = json.loads((NEWSQA / "MultiHopRAG.json").read_text(encoding="utf-8"))
+    step = max(1, len(data) // max(1, n))
+    return [d["query"] for d in data[::step]][:n]
+
+
+# -- replicas for the scale tests ------------------------------------------------------------
+MARK = "Zq{:04d} "  # prefixed to every sentence of replica k (fixed width: same chunk bounds)
+MARK_RE = re.compile(r"Zq(\d{4}) ")
+
+
+def perturb(text: str, replica: int) -> str:
+    """The text with a fixed-width marker word in front of every sentence."""
+    from assistant.chunking import split_sentences
+
+    mark = MARK.format(replica)
+    out, pos = [], 0
+    for a, _ in split_sentences(text):
+        out.append(text[pos:a])
+        out.append(mark)
+        pos = a
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def strip_marks(text: str) -> tuple[str, int]:
+    """(the base text, the replica number; 0 when unmarked)."""
+    m = MARK_RE.search(text)
+    if not m:
+        return text, 0
+    return MARK_RE.sub("", text), int(m.group(1))
+
+
+# -- embedder seams --------------------------------------------------------------------------
+class RecordingEmbedder:
+    """Wraps the assistant's embedder: records every text it is asked to embed and the
+    seconds spent inside ``embed``. Everything else is delegated."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.texts: list[str] = []
+        self.seconds = 0.0
+        self.calls = 0
+        self.sizes: list[int] = []  # texts per call
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed(self, texts):
+        t0 = time.perf_counter()
+        vectors = self.inner.embed(texts)
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
+        self.sizes.append(len(texts))
+        self.texts.extend(texts)
+        return vectors
+
+
+class VectorCache:
+    """Real vectors keyed by sha1 of the text, persisted as .npy under benchmarks/.work."""
+
+    def __init__(self, tag: str):
+        import numpy as np
+
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)[-80:]
+        self.keys_path = WORK / "vectors" / f"{safe}.keys.json"
+        self.vecs_path = WORK / "vectors" / f"{safe}.npy"
+        self.index: dict[str, int] = {}
+        self.matrix = None
+        self.new: list = []
+        if self.keys_path.exists() and self.vecs_path.exists():
+            keys = json.loads(self.keys_path.read_text())
+            matrix = np.load(self.vecs_path)
+            if len(keys) == len(matrix):
+                self.index = {k: i for i, k in enumerate(keys)}
+                self.matrix = matrix
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, key: str):
+        i = self.index.get(key)
+        if i is None:
+            return None
+        base = 0 if self.matrix is None else len(self.matrix)
+        return self.matrix[i] if i < base else self.new[i - base]
+
+    def put(self, key: str, vector) -> None:
+        if key not in self.index:
+            self.index[key] = (0 if self.matrix is None else len(self.matrix)) + len(self.new)
+            self.new.append(vector)
+
+    def save(self) -> None:
+        import numpy as np
+
+        if not self.new:
+            return
+        parts = ([self.matrix] if self.matrix is not None else []) + [np.asarray(self.new, dtype=np.float32)]
+        self.matrix = np.concatenate(parts).astype(np.float32)
+        self.new = []
+        self.keys_path.parent.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self.index, key=self.index.get)
+        tmp = self.vecs_path.with_suffix(".tmp.npy")
+        np.save(tmp, self.matrix)
+        os.replace(tmp, self.vecs_path)
+        self.keys_path.write_text(json.dumps(keys))
+
+
+class ReplicaEmbedder:
+    """The embedding seam for scale tests: real vectors for base texts (computed once by the
+    real embedder and cached on disk), and for replica k of a text the base vector plus small
+    deterministic noise, renormalised. Unmarked texts get their exact real vector."""
+
+    def __init__(self, inner, sigma: float = 0.01):
+        self.inner = inner
+        self.sigma = sigma
+        self.cache = VectorCache(inner.name + "-" + str(getattr(inner, "model_path", "")))
+        self.real_encoded = 0
+        self.served = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed(self, texts):
+        import numpy as np
+
+        texts = list(texts)
+        bases = [strip_marks(t) for t in texts]
+        keys = [VectorCache.key(b) for b, _ in bases]
+        missing: dict[str, str] = {}
+        for key, (base, _) in zip(keys, bases):
+            if self.cache.get(key) is None:
+                missing.setdefault(key, base)
+        if missing:
+            vectors = self.inner.embed(list(missing.values()))
+            for key, vec in zip(missing, vectors):
+                self.cache.put(key, np.asarray(vec, dtype=np.float32))
+            self.real_encoded += len(missing)
+        out = np.empty((len(texts), self.cache.get(keys[0]).shape[0] if texts else 0), dtype=np.float32)
+        for n, (key, (_, replica)) in enumerate(zip(keys, bases)):
+            vec = self.cache.get(key)
+            if replica:
+                seed = int(key[:8], 16) ^ (replica * 2654435761 % 2**32)
+                noise = np.random.default_rng(seed).standard_normal(vec.shape[0]).astype(np.float32)
+                vec = vec + self.sigma * noise
+                vec = vec / np.linalg.norm(vec)
+            out[n] = vec
+        self.served += len(texts)
+        return out
+
+
+def install_embedder(assistant, wrapper, inner=None) -> None:
+    """Put wrapper wherever the assistant holds its embedder (assistant, index, retriever)."""
+    inner = inner or assistant.embedder
+    for obj in (assistant, getattr(assistant, "index", None), getattr(assistant, "retriever", None)):
+        if obj is None:
+            continue
+        for attr, value in list(vars(obj).items()):
+            if value is inner:
+                setattr(obj, attr, wrapper)
+
+
+# -- indexes shared between benchmarks ----------------------------------------------------
+def newsqa_index(limit: int | None = None, quiet: bool = False):
+    """Settings of a newsqa-mini index (one file per article) with real vectors, built
+    incrementally in benchmarks/.work/newsqa[-N] through the real pipeline (vectors cached)."""
+    from assistant import Assistant, Settings
+
+    name = "newsqa" if not limit else f"newsqa-{limit}"
+    corpus, index = WORK / name / "corpus", WORK / name / "index"
+    write_newsqa_files(corpus, limit)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
+    assistant = Assistant(settings)
+    emb = ReplicaEmbedder(assistant.embedder)
+    install_embedder(assistant, emb)
+    t0 = time.perf_counter()
+    report = assistant.build_index()
+    emb.cache.save()
+    if not quiet:
+        print(f"[{name}] {report.articles} articles, {report.chunks} chunks "
+              f"({report.embedded} embedded by the pipeline, {emb.real_encoded} real encodes; "
+              f"{time.perf_counter() - t0:.0f} s)", flush=True)
+    return settings, report
+
+
+def chunks_per_record(records: list[dict], settings) -> list[int]:
+    """Chunks the pipeline makes of each record (marked like a replica, so bounds match)."""
+    from assistant.chunking import split_article
+    from assistant.corpus import Article, first_sentence
+
+    out = []
+    for r in records:
+        text = perturb(r["body"].strip(), 1)
+        art = Article(id="x", path="x", title=first_sentence(text), source=r["source"],
+                      date=None, url=None, text=text)
+        out.append(len(split_article(art, settings.chunk_chars, settings.chunk_overlap)))
+    return out
+
+
+def scale_index(target_chunks: int, quiet: bool = False):
+    """Settings of an index of about target_chunks chunks: Wikinews replicated (replica k has
+    new ids and the marker ``Zq<k>`` before every sentence), vectors from ReplicaEmbedder."""
+    from assistant import Assistant, Settings
+
+    base = wikinews_records()
+    name = f"scale-{target_chunks // 1000}k"
+    corpus, index = WORK / name / "corpus", WORK / name / "index"
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
+    counts = chunks_per_record(base, settings)
+    per_replica = sum(counts)
+    files, total, replica = [], 0, 1
+    while total < target_chunks:
+        take, size = [], 0
+        for r, c in zip(base, counts):
+            if total + size >= target_chunks:
+                break
+            take.append({**r, "body": perturb(r["body"].strip(), replica)})
+            size += c
+        files.append(write_records(corpus, f"wikinews-r{replica:04d}.jsonl", take).name)
+        total += size
+        replica += 1
+    for path in corpus.glob("*"):
+        if path.name not in files:
+            path.unlink()
+    # Seed from the next smaller scale index when there is one (its corpus is a prefix).
+    if not index.exists():
+        smaller = sorted((p for p in WORK.glob("scale-*k") if p != WORK / name and
+                          int(p.name[6:-1]) * 1000 < target_chunks and (p / "index").exists()),
+                         key=lambda p: int(p.name[6:-1]))
+        if smaller:
+            shutil.copytree(smaller[-1] / "index", index)
+    assistant = Assistant(settings)
+    emb = ReplicaEmbedder(assistant.embedder)
+    install_embedder(assistant, emb)
+    t0 = time.perf_counter()
+    report = assistant.build_index()
+    emb.cache.save()
+    if not quiet:
+        print(f"[{name}] {report.articles} articles, {report.chunks} chunks in {len(files)} "
+              f"replicas of {per_replica} chunks ({report.added} added; {emb.real_encoded} real "
+              f"encodes, {emb.served} vectors served; {time.perf_counter() - t0:.0f} s)", flush=True)
+    return settings, report
+
+
+# -- the machine ---------------------------------------------------------------------------
+def cpu_info() -> dict:
+    info = {"cores": os.cpu_count() or 1, "model": platform.processor() or "unknown",
+            "flags": set(), "mhz": None, "max_mhz": None}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+        if m:
+            info["model"] = m.group(1).strip()
+        m = re.search(r"^flags\s*:\s*(.+)$", text, re.MULTILINE)
+        if m:
+            info["flags"] = set(m.group(1).split())
+        mhz = [float(x) for x in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.MULTILINE)]
+        if mhz:
+            info["mhz"] = max(mhz)
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        m = re.search(r"CPU max MHz:\s*([\d.]+)", out)
+        if m:
+            info["max_mhz"] = float(m.group(1))
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def fp32_peak() -> dict:
+    """cores x fp32 FMA lanes x FMA units x 2 flops x clock, from /proc/cpuinfo."""
+    info = cpu_info()
+    flags = info["flags"]
+    if "avx512f" in flags:
+        lanes, isa = 16, "AVX-512"
+    elif "avx2" in flags and "fma" in flags:
+        lanes, isa = 8, "AVX2+FMA"
+    elif "avx" in flags:
+        lanes, isa = 8, "AVX (no FMA)"
+    else:
+        lanes, isa = 4, "SSE"
+    fma_units = 2
+    flops_per_lane = 2 if "fma" in flags else 1
+    mhz = info["max_mhz"] or info["mhz"] or 2000.0
+    peak = info["cores"] * lanes * fma_units * flops_per_lane * mhz * 1e6
+    return {"isa": isa, "lanes": lanes, "fma_units": fma_units, "mhz": mhz,
+            "cores": info["cores"], "flops": peak}
+
+
+def machine_line() -> str:
+    info = cpu_info()
+    peak = fp32_peak()
+    return (f"{info['cores']} cores (nproc), {info['model']}, {peak['isa']}, "
+            f"{peak['mhz']:.0f} MHz; Python {platform.python_version()}")
+
+
+def load_line() -> str:
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return ""
+
+
+# -- statistics and tables -----------------------------------------------------------------
+def percentile(values, p: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    pos = (len(values) - 1) * p / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def fit_exponent(xs, ys) -> float:
+    """Least-squares slope of log(y) on log(x)."""
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    den = sum((a - mx) ** 2 for a in lx)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / den if den else float("nan")
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A markdown table (also readable as plain text)."""
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+                     + [line(r) for r in cells])
+
+
+README_INTRO = """# Benchmarks
+
+Scripts, not timed tests: each measures the assistant against the best possible in the same
+process or run (these machines are noisy, so only ratios measured side by side mean much),
+prints a table and appends it, dated, with the machine, under its own heading below.
+`make bench` runs them all (`.venv/bin/python benchmarks/run_all.py [--quick]`); each also runs
+alone (`.venv/bin/python benchmarks/bench_index.py [--quick]`). They need `../shared/datasets`
+and skip with a message without it. Working indexes live in `benchmarks/.work/` (not committed).
+`--quick` runs small sizes in a minute or two and records nothing; `--no-record` skips the
+README for a full run.
+
+| script | measures |
+| --- | --- |
+| `bench_index.py` | index throughput (chunks/s, tokens/s) of the pipeline against bare `SentenceTransformer.encode` of the same texts, and against the CPU's fp32 peak |
+| `bench_reindex.py` | re-index after no change, one article added, changed, deleted, metadata-only change |
+| `bench_query.py` | p50/p95 of `answer()` against the naive LangChain chain at 2.3k articles, 20k and 100k chunks; growth exponent; `latency.png` |
+| `bench_coldstart.py` | `assistant ask` from a new process, import costs, the app's time to first answer |
+| `bench_memory.py` | peak RSS of the app serving the 100k-chunk index |
+
+**Scale-test vectors are perturbed copies, not fresh encodes.** Encoding 100k chunks for real
+takes over half an hour on a 2-core machine, so the 20k and 100k indexes are Wikinews replicated
+with new ids and perturbed text (replica k carries the marker word `Zq<k>` before every
+sentence) and are built by the real pipeline (`Assistant.build_index`: chunking, Chroma writes,
+BM25) behind the same embedder seam, with an embedder that strips the marker, takes the real
+vector of the base text (computed once with the real model, cached in `benchmarks/.work/vectors/`)
+and adds small deterministic noise (sigma 0.01 per dimension, cosine about 0.98 to the base),
+renormalised. The vector store and BM25 therefore hold 100k distinct chunks with realistic
+vector geometry; the query path (question embedding, Chroma, BM25, sentence rescoring, answer)
+runs for real on them. The newsqa-mini index (2,326 articles) holds exact real vectors.
+"""
+
+
+def record(heading: str, body: str, *, enabled: bool = True) -> None:
+    """Append a dated block under '## heading' in benchmarks/README.md (created if missing)."""
+    if not enabled:
+        print("(not recorded in benchmarks/README.md)")
+        return
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    block = f"### {stamp}\n\nMachine: {machine_line()}; {_START_LOAD} at the start.\n\n{body.strip()}\n"
+    text = README.read_text(encoding="utf-8") if README.exists() else README_INTRO
+    marker = f"## {heading}\n"
+    if marker not in text:
+        text = text.rstrip("\n") + f"\n\n{marker}\n{block}"
+    else:
+        start = text.index(marker) + len(marker)
+        nxt = re.search(r"^## ", text[start:], re.MULTILINE)
+        end = start + nxt.start() if nxt else len(text)
+        section = text[start:end].rstrip("\n")
+        text = text[:start] + section + "\n\n" + block + ("\n" + text[end:] if nxt else "")
+    tmp = README.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, README)
+    print(f"recorded under '## {heading}' in {README.relative_to(ROOT)}")
+
+
+_START_LOAD = load_line()
+
+
+def fmt(x: float, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:,.{digits}f}"
