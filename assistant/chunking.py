@@ -34,6 +34,7 @@ class Chunk:
     end: int
     text: str  # the stored passage: article text[start:end]
     embed_text: str  # what is embedded: a title · source · date header, then the passage
+    sentences: tuple[tuple[int, int], ...] = ()  # sentence spans inside text
 
     @property
     def text_hash(self) -> str:
@@ -104,6 +105,7 @@ def split_article(article: Article, chunk_chars: int = 800, overlap: int = 1) ->
     chunks = []
     for n, (a, b) in enumerate(spans):
         passage = article.text[a:b]
+        inside = tuple((x - a, y - a) for x, y in pieces if x >= a and y <= b)
         chunks.append(Chunk(
             id=f"{article.id}-{article.hash[:8]}-{n}",
             article_id=article.id,
@@ -112,6 +114,7 @@ def split_article(article: Article, chunk_chars: int = 800, overlap: int = 1) ->
             end=b,
             text=passage,
             embed_text=f"{header}\n{passage}",
+            sentences=inside,
         ))
     return chunks
 

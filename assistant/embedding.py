@@ -70,6 +70,55 @@ class SentenceTransformerEmbedder:
         self.count += len(texts)
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                         ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Text vectors plus, from the same forward pass, one vector per character span.
+
+        "Late chunking" (Günther et al., 2024): the transformer runs once over the whole text;
+        the text vector is the model's own mean pooling of all tokens (identical to
+        ``encode``), and a span's vector is the mean of the contextual token states inside
+        that span, so sentence vectors cost no extra encoding. A span cut off by the model's
+        max_seq_length gets the text vector. All vectors are L2-normalised.
+        """
+        import torch
+
+        model = self.model
+        tokenizer = model.tokenizer
+        transformer = model[0].auto_model
+        max_len = int(model.max_seq_length)
+        n = len(texts)
+        text_vecs = np.zeros((n, self.dimension), dtype=np.float32)
+        span_vecs: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * n
+        # Sorting by length keeps padding (wasted work) small, as encode() does.
+        order = sorted(range(n), key=lambda i: -len(texts[i]))
+        with torch.inference_mode():
+            for start in range(0, n, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                max_length=max_len, return_offsets_mapping=True,
+                                return_tensors="pt")
+                offsets = enc.pop("offset_mapping").numpy()
+                hidden = transformer(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+                hidden_np = hidden.numpy()
+                for row, i in enumerate(idx):
+                    text_vecs[i] = pooled[row]
+                    starts, ends = offsets[row, :, 0], offsets[row, :, 1]
+                    real = ends > starts  # special and padding tokens have empty offsets
+                    vecs = np.empty((len(spans[i]), self.dimension), dtype=np.float32)
+                    for k, (a, b) in enumerate(spans[i]):
+                        inside = real & (starts >= a) & (ends <= b)
+                        if inside.any():
+                            v = hidden_np[row, inside].mean(0)
+                            vecs[k] = v / max(float(np.linalg.norm(v)), 1e-9)
+                        else:
+                            vecs[k] = pooled[row]
+                    span_vecs[i] = vecs
+        self.count += n
+        return text_vecs, span_vecs
+
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 

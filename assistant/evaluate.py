@@ -14,13 +14,15 @@ scored. Figures, overall and per question type:
 - null_abstain (null queries the assistant declined) and false_abstain (answerable ones it
   declined); p50/p95 latency per query; mean_chars of the scored passages.
 
-Baselines in the same run (``--baseline``): BM25 alone over the same chunks, and the naive
-LangChain pipeline (RecursiveCharacterTextSplitter 1000/200, the same embedder, Chroma top-10
-similarity). Left out: answer-accuracy scoring of generated text (see generation.py).
+Baselines in the same run (``--baseline``): the naive LangChain pipeline
+(RecursiveCharacterTextSplitter 1000/200 over the article text, the same embedder, Chroma
+top-10 similarity) and BM25 alone (k1=1.2, b=0.75) over those same 1000/200 chunks.
+Left out: answer-accuracy scoring of generated text (see generation.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import statistics
@@ -185,11 +187,10 @@ def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None =
         systems["ours"].add(q.question_type, row)
         if baseline:
             t0 = time.perf_counter()
-            hits = assistant.index.lexical().search(q.query, 10)
-            chunks = assistant.index.fetch([i for i, _ in hits])
-            found = [chunks[i] for i, _ in hits if i in chunks]
+            docs = naive.search_bm25(q.query, 10)
             ms = (time.perf_counter() - t0) * 1000
-            systems["bm25"].add(q.question_type, _score(q, [c.text for c in found], [c.title for c in found], ms))
+            systems["bm25"].add(q.question_type, _score(
+                q, [d.page_content for d in docs], [d.metadata.get("title", "") for d in docs], ms))
             t0 = time.perf_counter()
             docs = naive.search(q.query, 10)
             ms = (time.perf_counter() - t0) * 1000
@@ -229,24 +230,37 @@ class NaiveBaseline:
     def build(self, progress=None) -> None:
         from langchain_chroma import Chroma
 
+        from .lexical import LexicalIndex
+
         docs = self._documents()
+        self._docs = docs
+        self._bm25 = LexicalIndex()
+        self._bm25.add((str(i), d.page_content) for i, d in enumerate(docs))
         self._store = Chroma(collection_name="naive", persist_directory=str(self.folder),
                              embedding_function=self.assistant.embedder.as_langchain(),
                              collection_metadata={"hnsw:space": "cosine"})
-        have = self._store._collection.count()
-        if have == len(docs):
-            return
-        if have:
-            self._store.reset_collection()
+        # Ids are content hashes, so an interrupted build resumes and a rerun embeds nothing.
+        ids = [hashlib.sha1(f"{d.metadata['title']}\x1f{d.page_content}".encode()).hexdigest()
+               for d in docs]
+        have = set(self._store._collection.get(include=[])["ids"])
+        unique = dict(zip(ids, docs))  # an identical chunk twice is stored once
+        todo = [(i, d) for i, d in unique.items() if i not in have]
+        stale = list(have - set(unique))
+        if stale:
+            self._store.delete(stale)
         step = 512
-        for start in range(0, len(docs), step):
-            batch = docs[start:start + step]
-            self._store.add_documents(batch, ids=[f"d{start + i}" for i in range(len(batch))])
+        for start in range(0, len(todo), step):
+            batch = todo[start:start + step]
+            self._store.add_documents([d for _, d in batch], ids=[i for i, _ in batch])
             if progress:
-                progress(min(start + step, len(docs)), len(docs))
+                progress(min(start + step, len(todo)), len(todo))
 
     def search(self, query: str, k: int = 10):
         return self._store.similarity_search(query, k=k)
+
+    def search_bm25(self, query: str, k: int = 10):
+        """BM25 alone (k1=1.2, b=0.75) over the same 1000/200 chunks, text only."""
+        return [self._docs[int(i)] for i, _ in self._bm25.search(query, k)]
 
 
 def format_table(results: dict) -> str:

@@ -16,6 +16,7 @@ The same code serves the embedded ``PersistentClient`` and a ``chroma run`` serv
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import fcntl
 import hashlib
@@ -36,7 +37,7 @@ from .corpus import Article, Problem, load_articles
 from .errors import ConfigError, CorpusError, IndexBusyError, IndexMissingError
 from .lexical import LexicalIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: in-context sentence vectors stored with each chunk
 
 
 @dataclass
@@ -92,6 +93,8 @@ class StoredChunk:
     start: int
     end: int
     hash: str
+    sentences: list[tuple[int, int]] = field(default_factory=list)  # spans inside text
+    sentence_vectors: np.ndarray | None = None  # one in-context vector per sentence
 
 
 def fingerprint(settings: Settings, embedder_name: str) -> str:
@@ -285,13 +288,12 @@ class Index:
                            where=where or None, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 
-    def fetch(self, ids: Sequence[str], with_vectors: bool = False) -> dict[str, StoredChunk]:
+    def fetch(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
         """Chunks by id, keeping only those of the committed version of their article."""
         if not ids:
             return {}
         chunks, articles = self._require()
-        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        got = chunks.get(ids=list(ids), include=include)
+        got = chunks.get(ids=list(ids), include=["documents", "metadatas"])
         metas = got["metadatas"]
         committed = {}
         art_ids = sorted({m["article_id"] for m in metas})
@@ -299,7 +301,7 @@ class Index:
             arts = articles.get(ids=art_ids, include=["metadatas"])
             committed = {i: m["hash"] for i, m in zip(arts["ids"], arts["metadatas"])}
         out = {}
-        for n, (cid, doc, meta) in enumerate(zip(got["ids"], got["documents"], metas)):
+        for cid, doc, meta in zip(got["ids"], got["documents"], metas):
             if committed.get(meta["article_id"]) != meta["hash"]:
                 continue  # an uncommitted new version or a superseded old one
             chunk = StoredChunk(
@@ -308,8 +310,9 @@ class Index:
                 url=meta.get("url") or None, start=int(meta.get("start", 0)),
                 end=int(meta.get("end", 0)), hash=meta["hash"],
             )
-            if with_vectors:
-                chunk.vector = np.asarray(got["embeddings"][n], dtype=np.float32)  # type: ignore[attr-defined]
+            if meta.get("ss"):
+                chunk.sentences = [tuple(map(int, p.split("-"))) for p in meta["ss"].split(";")]
+                chunk.sentence_vectors = unpack_vectors(meta.get("sv", ""), len(chunk.sentences))
             out[cid] = chunk
         return out
 
@@ -441,24 +444,30 @@ class Index:
 
     def _write_batch(self, batch, stored, chunks_col, articles_col, report: IndexReport) -> None:
         # Reuse vectors of chunks whose embedded text did not change (edits, metadata-only
-        # changes) and embed identical texts once.
+        # changes) and embed identical texts once. One forward pass per chunk gives its
+        # vector and its sentences' in-context vectors (late chunking, see embedding.py).
         reuse = self._reusable_vectors(chunks_col, [stored.get(a.id, {}) for a, _ in batch])
         all_chunks = [c for _, chunks in batch for c in chunks]
-        to_embed: dict[str, str] = {}
+        to_embed: dict[str, Chunk] = {}
         for c in all_chunks:
             if c.text_hash not in reuse:
-                to_embed.setdefault(c.text_hash, c.embed_text)
+                to_embed.setdefault(c.text_hash, c)
         if to_embed:
-            vectors = self.embedder.embed(list(to_embed.values()))
-            reuse.update(zip(to_embed.keys(), vectors))
+            todo = list(to_embed.values())
+            shifted = [[(a + len(c.embed_text) - len(c.text), b + len(c.embed_text) - len(c.text))
+                        for a, b in c.sentences] for c in todo]
+            vectors, sentence_vectors = self.embedder.embed_with_spans([c.embed_text for c in todo], shifted)
+            for c, vec, svecs in zip(todo, vectors, sentence_vectors):
+                reuse[c.text_hash] = (vec, pack_vectors(svecs))
             report.embedded += len(to_embed)
         ids, vecs, docs, metas = [], [], [], []
         for article, chunks in batch:
             for c in chunks:
+                vec, packed = reuse[c.text_hash]
                 ids.append(c.id)
-                vecs.append(reuse[c.text_hash])
+                vecs.append(vec)
                 docs.append(c.text)
-                metas.append(_chunk_meta(article, c))
+                metas.append(_chunk_meta(article, c) | {"sv": packed})
         if ids:
             self._batched(chunks_col.upsert, ids, embeddings=np.asarray(vecs, dtype=np.float32),
                           documents=docs, metadatas=metas)
@@ -480,15 +489,15 @@ class Index:
         if s.crash_after_batches and s.crash_point == point and self._batches_written >= s.crash_after_batches:
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: die like `kill -9` would
 
-    def _reusable_vectors(self, chunks_col, versions: list[dict]) -> dict[str, np.ndarray]:
+    def _reusable_vectors(self, chunks_col, versions: list[dict]) -> dict[str, tuple]:
         ids = [cid for v in versions for cids in v.values() for cid in cids]
-        out: dict[str, np.ndarray] = {}
+        out: dict[str, tuple] = {}
         for start in range(0, len(ids), self.chroma.max_batch):
             got = chunks_col.get(ids=ids[start:start + self.chroma.max_batch],
                                  include=["embeddings", "metadatas"])
             for vec, meta in zip(got["embeddings"], got["metadatas"]):
-                if meta.get("text_hash"):
-                    out[meta["text_hash"]] = np.asarray(vec, dtype=np.float32)
+                if meta.get("text_hash") and "sv" in meta:
+                    out[meta["text_hash"]] = (np.asarray(vec, dtype=np.float32), meta["sv"])
         return out
 
     def _read_committed(self, articles_col) -> dict[str, dict]:
@@ -519,6 +528,28 @@ class Index:
             method(ids=ids[start:start + step], **part)
 
 
+def pack_vectors(vectors: np.ndarray) -> str:
+    """Unit vectors as compact text for Chroma metadata: int8 with a float16 scale per row.
+
+    Quantisation error is below 1% of a cosine, plenty for ranking sentences; the text form
+    keeps them beside the chunk in any Chroma deployment (embedded or server).
+    """
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    scale = np.maximum(np.abs(vectors).max(axis=1), 1e-9)
+    q = np.round(vectors / scale[:, None] * 127).astype(np.int8)
+    return base64.b64encode(scale.astype(np.float16).tobytes() + q.tobytes()).decode("ascii")
+
+
+def unpack_vectors(text: str, rows: int) -> np.ndarray:
+    """The inverse of pack_vectors (rows = how many vectors were packed)."""
+    raw = base64.b64decode(text)
+    if rows == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    scale = np.frombuffer(raw[:2 * rows], dtype=np.float16).astype(np.float32)
+    q = np.frombuffer(raw[2 * rows:], dtype=np.int8).reshape(rows, -1).astype(np.float32)
+    return q * (scale / 127)[:, None]
+
+
 def _lexical_text(document: str, meta: dict) -> str:
     # BM25 sees the same header as the embedder, so outlet and title words match too.
     return f"{meta.get('title', '')} {meta.get('source', '')} {document}"
@@ -530,6 +561,7 @@ def _chunk_meta(article: Article, chunk: Chunk) -> dict:
         "start": chunk.start, "end": chunk.end, "title": article.title,
         "source": article.source, "date": article.date or "", "day": _day(article.date),
         "url": article.url or "", "text_hash": chunk.text_hash,
+        "ss": ";".join(f"{a}-{b}" for a, b in chunk.sentences),
     }
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunking import split_sentences
 from .config import Settings
 from .index import Index, StoredChunk
 
@@ -245,13 +244,15 @@ class Retriever:
         return Retrieval(question, chosen, analysis, qvec)
 
     def _score_sentences(self, passages: list[Passage], qvec: np.ndarray) -> None:
-        spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
-        if not spans:
-            return
-        vectors = self.embedder.embed([p.text[a:b] for p, a, b in spans])
-        scores = vectors @ qvec
-        for (p, a, b), vec, score in zip(spans, vectors, scores):
-            p.sentences.append(Sentence(a, b, float(score), vec))
+        # Sentence vectors were computed at index time in the chunk's own forward pass, so
+        # rescoring is one small matrix product per passage: no encoding per query.
+        for p in passages:
+            vectors = p.chunk.sentence_vectors
+            if vectors is None or not len(p.chunk.sentences):
+                continue
+            scores = vectors @ qvec
+            p.sentences = [Sentence(a, b, float(sc), v) for (a, b), sc, v in
+                           zip(p.chunk.sentences, scores, vectors)]
 
 
 def _cap_per_article(passages: list[Passage], cap: int, k: int) -> list[Passage]:
