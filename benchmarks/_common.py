@@ -133,8 +133,9 @@ def strip_marks(text: str) -> tuple[str, int]:
 
 # -- embedder seams --------------------------------------------------------------------------
 class RecordingEmbedder:
-    """Wraps the assistant's embedder: records every text it is asked to embed and the
-    seconds spent inside ``embed``. Everything else is delegated."""
+    """Wraps the assistant's embedder: records every text it is asked to embed (through
+    ``embed`` or any other ``embed*`` method, e.g. ``embed_with_spans``) and the seconds spent
+    inside. Everything else is delegated."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -142,22 +143,34 @@ class RecordingEmbedder:
         self.seconds = 0.0
         self.calls = 0
         self.sizes: list[int] = []  # texts per call
+        self.methods: dict[str, int] = {}
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+    def _wrap(self, name, method):
+        def wrapped(texts, *args, **kwargs):
+            t0 = time.perf_counter()
+            out = method(texts, *args, **kwargs)
+            self.seconds += time.perf_counter() - t0
+            batch = [texts] if isinstance(texts, str) else list(texts)
+            self.calls += 1
+            self.sizes.append(len(batch))
+            self.texts.extend(batch)
+            self.methods[name] = self.methods.get(name, 0) + len(batch)
+            return out
+        return wrapped
 
     def embed(self, texts):
-        t0 = time.perf_counter()
-        vectors = self.inner.embed(texts)
-        self.seconds += time.perf_counter() - t0
-        self.calls += 1
-        self.sizes.append(len(texts))
-        self.texts.extend(texts)
-        return vectors
+        return self._wrap("embed", self.inner.embed)(texts)
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if callable(attr) and name.startswith("embed"):
+            return self._wrap(name, attr)
+        return attr
 
 
 class VectorCache:
-    """Real vectors keyed by sha1 of the text, persisted as .npy under benchmarks/.work."""
+    """Real vectors (one or several rows per key) keyed by a hash of what was embedded,
+    persisted as .npy under benchmarks/.work/vectors."""
 
     def __init__(self, tag: str):
         import numpy as np
@@ -165,52 +178,93 @@ class VectorCache:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)[-80:]
         self.keys_path = WORK / "vectors" / f"{safe}.keys.json"
         self.vecs_path = WORK / "vectors" / f"{safe}.npy"
-        self.index: dict[str, int] = {}
+        self.index: dict[str, tuple[int, int]] = {}  # key -> (first row, rows)
         self.matrix = None
-        self.new: list = []
+        self.new: dict[int, object] = {}  # first row -> rows added in this run
+        self.new_rows = 0
         if self.keys_path.exists() and self.vecs_path.exists():
-            keys = json.loads(self.keys_path.read_text())
-            matrix = np.load(self.vecs_path)
-            if len(keys) == len(matrix):
-                self.index = {k: i for i, k in enumerate(keys)}
-                self.matrix = matrix
+            try:
+                keys = json.loads(self.keys_path.read_text())
+                matrix = np.load(self.vecs_path)
+                if keys and keys[-1][1] + keys[-1][2] == len(matrix):
+                    self.index = {k: (a, n) for k, a, n in keys}
+                    self.matrix = matrix
+            except (ValueError, TypeError, IndexError, OSError):
+                pass
 
     @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+    def key(*parts) -> str:
+        return hashlib.sha1("\x1f".join(map(str, parts)).encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _base_rows(self) -> int:
+        return 0 if self.matrix is None else len(self.matrix)
 
     def get(self, key: str):
-        i = self.index.get(key)
-        if i is None:
-            return None
-        base = 0 if self.matrix is None else len(self.matrix)
-        return self.matrix[i] if i < base else self.new[i - base]
+        """The (rows, dim) array stored under key, or None."""
+        import numpy as np
 
-    def put(self, key: str, vector) -> None:
-        if key not in self.index:
-            self.index[key] = (0 if self.matrix is None else len(self.matrix)) + len(self.new)
-            self.new.append(vector)
+        hit = self.index.get(key)
+        if hit is None:
+            return None
+        start, n = hit
+        base = self._base_rows()
+        if n == 0:
+            return np.zeros((0, 384 if self.matrix is None else self.matrix.shape[1]), dtype=np.float32)
+        if start < base:
+            return self.matrix[start:start + n]
+        return self.new.get(start)
+
+    def put(self, key: str, rows) -> None:
+        import numpy as np
+
+        if key in self.index:
+            return
+        rows = np.asarray(rows, dtype=np.float32)
+        if rows.ndim == 1:
+            rows = rows[None, :]
+        start = self._base_rows() + self.new_rows
+        self.index[key] = (start, len(rows))
+        if len(rows):
+            self.new[start] = rows
+        self.new_rows += len(rows)
 
     def save(self) -> None:
         import numpy as np
 
         if not self.new:
             return
-        parts = ([self.matrix] if self.matrix is not None else []) + [np.asarray(self.new, dtype=np.float32)]
+        parts = ([self.matrix] if self.matrix is not None else []) + [self.new[k] for k in sorted(self.new)]
         self.matrix = np.concatenate(parts).astype(np.float32)
-        self.new = []
+        self.new, self.new_rows = {}, 0
         self.keys_path.parent.mkdir(parents=True, exist_ok=True)
-        keys = sorted(self.index, key=self.index.get)
+        keys = sorted(([k, a, n] for k, (a, n) in self.index.items()), key=lambda r: (r[1], r[2]))
         tmp = self.vecs_path.with_suffix(".tmp.npy")
         np.save(tmp, self.matrix)
         os.replace(tmp, self.vecs_path)
         self.keys_path.write_text(json.dumps(keys))
 
 
+def _to_base(text: str):
+    """(base text, replica, position map marked -> base) for a replica's text."""
+    import bisect
+
+    marks = [m.start() for m in MARK_RE.finditer(text)]
+    base, replica = strip_marks(text)
+    width = len(MARK.format(0))
+
+    def pos(p: int) -> int:
+        k = bisect.bisect_right(marks, p)  # markers starting at or before p
+        if k and p < marks[k - 1] + width:  # inside a marker: its start
+            return marks[k - 1] - (k - 1) * width
+        return p - k * width
+    return base, replica, pos
+
+
 class ReplicaEmbedder:
     """The embedding seam for scale tests: real vectors for base texts (computed once by the
     real embedder and cached on disk), and for replica k of a text the base vector plus small
-    deterministic noise, renormalised. Unmarked texts get their exact real vector."""
+    deterministic noise, renormalised. Unmarked texts get their exact real vectors.
+    Serves ``embed`` and ``embed_with_spans`` (chunk vector plus in-context span vectors)."""
 
     def __init__(self, inner, sigma: float = 0.01):
         self.inner = inner
@@ -220,14 +274,28 @@ class ReplicaEmbedder:
         self.served = 0
 
     def __getattr__(self, name):
+        if name.startswith("embed") and name not in ("embed_one",):
+            raise NotImplementedError(
+                f"the benchmark's ReplicaEmbedder does not serve {name!r}: teach "
+                f"benchmarks/_common.py about the pipeline's new embedding method")
         return getattr(self.inner, name)
+
+    def _noisy(self, rows, key: str, replica: int):
+        import numpy as np
+
+        if not replica:
+            return rows
+        seed = int(key[:8], 16) ^ (replica * 2654435761 % 2**32)
+        noise = np.random.default_rng(seed).standard_normal(rows.shape).astype(np.float32)
+        out = rows + self.sigma * noise
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
     def embed(self, texts):
         import numpy as np
 
         texts = list(texts)
         bases = [strip_marks(t) for t in texts]
-        keys = [VectorCache.key(b) for b, _ in bases]
+        keys = [VectorCache.key("t", b) for b, _ in bases]
         missing: dict[str, str] = {}
         for key, (base, _) in zip(keys, bases):
             if self.cache.get(key) is None:
@@ -235,19 +303,41 @@ class ReplicaEmbedder:
         if missing:
             vectors = self.inner.embed(list(missing.values()))
             for key, vec in zip(missing, vectors):
-                self.cache.put(key, np.asarray(vec, dtype=np.float32))
+                self.cache.put(key, np.asarray(vec, dtype=np.float32)[None, :])
             self.real_encoded += len(missing)
-        out = np.empty((len(texts), self.cache.get(keys[0]).shape[0] if texts else 0), dtype=np.float32)
-        for n, (key, (_, replica)) in enumerate(zip(keys, bases)):
-            vec = self.cache.get(key)
-            if replica:
-                seed = int(key[:8], 16) ^ (replica * 2654435761 % 2**32)
-                noise = np.random.default_rng(seed).standard_normal(vec.shape[0]).astype(np.float32)
-                vec = vec + self.sigma * noise
-                vec = vec / np.linalg.norm(vec)
-            out[n] = vec
         self.served += len(texts)
-        return out
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._noisy(self.cache.get(k), k, r)[0] for k, (_, r) in zip(keys, bases)])
+
+    def embed_with_spans(self, texts, spans):
+        import numpy as np
+
+        items = []
+        for text, sp in zip(texts, spans):
+            base, replica, pos = _to_base(text)
+            bspans = [(pos(a), pos(b)) for a, b in sp]
+            items.append((base, replica, bspans, VectorCache.key("t", base),
+                          VectorCache.key("s", base, bspans)))
+        missing: dict[str, tuple] = {}
+        for base, _, bspans, kt, ks in items:
+            if self.cache.get(kt) is None or self.cache.get(ks) is None:
+                missing.setdefault(ks, (base, bspans, kt))
+        if missing:
+            todo = list(missing.values())
+            vecs, svecs = self.inner.embed_with_spans([b for b, _, _ in todo], [s for _, s, _ in todo])
+            for (ks, (_, bspans, kt)), vec, sv in zip(missing.items(), vecs, svecs):
+                self.cache.put(kt, np.asarray(vec, dtype=np.float32)[None, :])
+                dim = len(vec)
+                self.cache.put(ks, np.asarray(sv, dtype=np.float32).reshape(len(bspans), dim))
+            self.real_encoded += len(missing)
+        self.served += len(items)
+        out_t, out_s = [], []
+        for _, replica, _, kt, ks in items:
+            out_t.append(self._noisy(self.cache.get(kt), kt, replica)[0])
+            sv = self.cache.get(ks)
+            out_s.append(self._noisy(sv, ks, replica) if len(sv) else sv)
+        return np.asarray(out_t, dtype=np.float32), out_s
 
 
 def install_embedder(assistant, wrapper, inner=None) -> None:
@@ -304,7 +394,7 @@ def scale_index(target_chunks: int, quiet: bool = False):
     from assistant import Assistant, Settings
 
     base = wikinews_records()
-    name = f"scale-{target_chunks // 1000}k"
+    name = f"scale-{target_chunks}"
     corpus, index = WORK / name / "corpus", WORK / name / "index"
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
     counts = chunks_per_record(base, settings)
@@ -325,9 +415,9 @@ def scale_index(target_chunks: int, quiet: bool = False):
             path.unlink()
     # Seed from the next smaller scale index when there is one (its corpus is a prefix).
     if not index.exists():
-        smaller = sorted((p for p in WORK.glob("scale-*k") if p != WORK / name and
-                          int(p.name[6:-1]) * 1000 < target_chunks and (p / "index").exists()),
-                         key=lambda p: int(p.name[6:-1]))
+        smaller = sorted((p for p in WORK.glob("scale-*") if p.name[6:].isdigit() and
+                          int(p.name[6:]) < target_chunks and (p / "index").exists()),
+                         key=lambda p: int(p.name[6:]))
         if smaller:
             shutil.copytree(smaller[-1] / "index", index)
     assistant = Assistant(settings)

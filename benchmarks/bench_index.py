@@ -73,7 +73,8 @@ def run_dataset(name: str, limit: int | None, settings_base, model, batch_size: 
     corpus = prepare_corpus(name, limit)
     best = None
     for r in range(rounds):
-        index = WORK / "index-bench" / name / "index"
+        # A new folder per round: Chroma keeps a closed store's state in the process.
+        index = WORK / "index-bench" / name / f"index-{r}"
         if index.exists():
             shutil.rmtree(index)
         assistant = Assistant(settings_base.replace(corpus_dir=corpus, index_dir=index))
@@ -91,7 +92,7 @@ def run_dataset(name: str, limit: int | None, settings_base, model, batch_size: 
                      convert_to_numpy=True, show_progress_bar=False)
         bare_wall, bare_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         result = dict(report=report, texts=texts, sizes=list(rec.sizes), encode_s=rec.seconds,
-                      calls=rec.calls, pipe_wall=pipe_wall, pipe_cpu=pipe_cpu,
+                      calls=rec.calls, methods=dict(rec.methods), pipe_wall=pipe_wall, pipe_cpu=pipe_cpu,
                       bare_wall=bare_wall, bare_cpu=bare_cpu)
         print(f"[{name} round {r + 1}] {report.chunks} chunks, {len(texts)} texts embedded in "
               f"{rec.calls} calls: pipeline {pipe_wall:.1f} s (encode {rec.seconds:.1f} s), "
@@ -153,7 +154,9 @@ def main() -> None:
             f"{100 * (padded_pipe / tokens - 1):.1f}% / {100 * (padded_bare / tokens - 1):.1f}%",
             f"{pipe_tps / ceiling:.2f} / {bare_tps / ceiling:.2f}",
         ])
-        notes.append(f"{name}: {r['calls']} embed calls; time inside the pipeline's encode "
+        notes.append(f"{name}: {r['calls']} embed calls ("
+                     + ", ".join(f"{m}: {n} texts" for m, n in r["methods"].items())
+                     + f"); time inside the pipeline's encode "
                      f"{r['encode_s']:.1f} s vs bare {r['bare_wall']:.1f} s for the same texts; "
                      f"model flops/token {flops['flops'] / 1e6:.1f} M (2 x {flops['linear_params'] / 1e6:.1f} M "
                      f"matmul parameters + attention at the mean length {sum(lens) / max(1, len(lens)):.0f}); "
