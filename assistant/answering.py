@@ -195,9 +195,9 @@ class ExtractiveGenerator:
                       if s.end - s.start >= 20]
         candidates.sort(key=lambda t: (-t[0], t[1], t[2].start))
         best = candidates[0][0] if candidates else 0.0
-        if best < self.abstain_threshold:
-            answer = Answer(question, NOT_COVERED + (" The closest passages are listed below." if passages else ""),
-                            True, [], passages=_numbered(passages))
+        reason = abstain_reason(retrieval, best, self.abstain_threshold)
+        if reason is not None:
+            answer = Answer(question, reason, True, [], passages=_numbered(passages))
             if on_text:
                 on_text(answer.answer)
             return answer
@@ -226,6 +226,23 @@ class ExtractiveGenerator:
                 on_text(part + " ")
         return Answer(question, " ".join(parts), False, citations, sentences,
                       passages=_numbered(passages))
+
+
+def abstain_reason(retrieval: Retrieval, best_sentence: float, threshold: float) -> str | None:
+    """Why the articles cannot answer, or None when they may.
+
+    Two signals, both calibrated on the benchmark's unanswerable questions: the question
+    presents an outlet as its source that the archive does not hold ("a Bloomberg article"),
+    or no retrieved sentence is similar enough to the question.
+    """
+    unknown = retrieval.analysis.unknown_outlets
+    closest = " The closest passages are listed below." if retrieval.passages else ""
+    if unknown:
+        names = ", ".join(unknown[:-1]) + (" or " if len(unknown) > 1 else "") + unknown[-1]
+        return f"{NOT_COVERED} The archive holds no articles from {names}.{closest}"
+    if best_sentence < threshold:
+        return NOT_COVERED + closest
+    return None
 
 
 def _numbered(passages: list[Passage]) -> list[Citation]:
