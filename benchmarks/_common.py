@@ -105,30 +105,29 @@ def questions(n: int) -> list[str]:
 
 
 # -- replicas for the scale tests ------------------------------------------------------------
-MARK = "Zq{:04d} "  # prefixed to every sentence of replica k (fixed width: same chunk bounds)
-MARK_RE = re.compile(r"Zq(\d{4}) ")
+# Replica k replaces every plain space of an article with the k-th of these Unicode space
+# characters: a length-preserving, recoverable perturbation. Python's \s and str.isspace, the
+# model's tokenizer and BM25's tokenizer all read them as white space, so a replica chunks at
+# the same boundaries as the original, its tokens are the same, and the embedder can strip the
+# mark to look up the base text's real vector; but its content hash, ids and stored text differ.
+SPACES = "".join(chr(c) for c in (*range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000, 0x00A0, 0x1680))
+_UNMARK = str.maketrans({c: " " for c in SPACES})
 
 
 def perturb(text: str, replica: int) -> str:
-    """The text with a fixed-width marker word in front of every sentence."""
-    from assistant.chunking import split_sentences
-
-    mark = MARK.format(replica)
-    out, pos = [], 0
-    for a, _ in split_sentences(text):
-        out.append(text[pos:a])
-        out.append(mark)
-        pos = a
-    out.append(text[pos:])
-    return "".join(out)
+    """Replica number replica (1..16) of text."""
+    if not 1 <= replica <= len(SPACES):
+        raise ValueError(f"replica must be 1..{len(SPACES)}, got {replica}")
+    return text.replace(" ", SPACES[replica - 1])
 
 
 def strip_marks(text: str) -> tuple[str, int]:
     """(the base text, the replica number; 0 when unmarked)."""
-    m = MARK_RE.search(text)
-    if not m:
-        return text, 0
-    return MARK_RE.sub("", text), int(m.group(1))
+    for ch in text:
+        at = SPACES.find(ch)
+        if at >= 0:
+            return text.translate(_UNMARK), at + 1
+    return text, 0
 
 
 # -- embedder seams --------------------------------------------------------------------------
@@ -137,8 +136,9 @@ class RecordingEmbedder:
     ``embed`` or any other ``embed*`` method, e.g. ``embed_with_spans``) and the seconds spent
     inside. Everything else is delegated."""
 
-    def __init__(self, inner):
+    def __init__(self, inner, cache: "VectorCache | None" = None):
         self.inner = inner
+        self.cache = cache  # when given, the real vectors computed are kept for later runs
         self.texts: list[str] = []
         self.seconds = 0.0
         self.calls = 0
@@ -155,11 +155,26 @@ class RecordingEmbedder:
             self.sizes.append(len(batch))
             self.texts.extend(batch)
             self.methods[name] = self.methods.get(name, 0) + len(batch)
+            if self.cache is not None:
+                self._keep(name, batch, args, out)
             return out
         return wrapped
 
     def embed(self, texts):
         return self._wrap("embed", self.inner.embed)(texts)
+
+    def _keep(self, name, texts, args, out) -> None:
+        import numpy as np
+
+        if name == "embed":
+            for text, vec in zip(texts, out):
+                self.cache.put(VectorCache.key("t", text), np.asarray(vec, dtype=np.float32))
+        elif name == "embed_with_spans":
+            vecs, svecs = out
+            for text, sp, vec, sv in zip(texts, args[0], vecs, svecs):
+                self.cache.put(VectorCache.key("t", text), np.asarray(vec, dtype=np.float32))
+                self.cache.put(VectorCache.key("s", text, _spans(sp)),
+                               np.asarray(sv, dtype=np.float32).reshape(len(sp), len(vec)))
 
     def __getattr__(self, name):
         attr = getattr(self.inner, name)
@@ -191,6 +206,10 @@ class VectorCache:
                     self.matrix = matrix
             except (ValueError, TypeError, IndexError, OSError):
                 pass
+
+    @classmethod
+    def for_embedder(cls, embedder) -> "VectorCache":
+        return cls(embedder.name + "-" + str(getattr(embedder, "model_path", "")))
 
     @staticmethod
     def key(*parts) -> str:
@@ -244,20 +263,8 @@ class VectorCache:
         self.keys_path.write_text(json.dumps(keys))
 
 
-def _to_base(text: str):
-    """(base text, replica, position map marked -> base) for a replica's text."""
-    import bisect
-
-    marks = [m.start() for m in MARK_RE.finditer(text)]
-    base, replica = strip_marks(text)
-    width = len(MARK.format(0))
-
-    def pos(p: int) -> int:
-        k = bisect.bisect_right(marks, p)  # markers starting at or before p
-        if k and p < marks[k - 1] + width:  # inside a marker: its start
-            return marks[k - 1] - (k - 1) * width
-        return p - k * width
-    return base, replica, pos
+def _spans(spans) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in spans]
 
 
 class ReplicaEmbedder:
@@ -269,7 +276,7 @@ class ReplicaEmbedder:
     def __init__(self, inner, sigma: float = 0.01):
         self.inner = inner
         self.sigma = sigma
-        self.cache = VectorCache(inner.name + "-" + str(getattr(inner, "model_path", "")))
+        self.cache = VectorCache.for_embedder(inner)
         self.real_encoded = 0
         self.served = 0
 
@@ -315,8 +322,8 @@ class ReplicaEmbedder:
 
         items = []
         for text, sp in zip(texts, spans):
-            base, replica, pos = _to_base(text)
-            bspans = [(pos(a), pos(b)) for a, b in sp]
+            base, replica = strip_marks(text)  # length-preserving: the spans stay valid
+            bspans = _spans(sp)
             items.append((base, replica, bspans, VectorCache.key("t", base),
                           VectorCache.key("s", base, bspans)))
         missing: dict[str, tuple] = {}
@@ -375,7 +382,7 @@ def newsqa_index(limit: int | None = None, quiet: bool = False):
 
 
 def chunks_per_record(records: list[dict], settings) -> list[int]:
-    """Chunks the pipeline makes of each record (marked like a replica, so bounds match)."""
+    """Chunks the pipeline makes of each record (marked like a replica)."""
     from assistant.chunking import split_article
     from assistant.corpus import Article, first_sentence
 
@@ -390,7 +397,7 @@ def chunks_per_record(records: list[dict], settings) -> list[int]:
 
 def scale_index(target_chunks: int, quiet: bool = False):
     """Settings of an index of about target_chunks chunks: Wikinews replicated (replica k has
-    new ids and the marker ``Zq<k>`` before every sentence), vectors from ReplicaEmbedder."""
+    new ids and its spaces replaced by the k-th Unicode space), vectors from ReplicaEmbedder."""
     from assistant import Assistant, Settings
 
     base = wikinews_records()
@@ -401,6 +408,8 @@ def scale_index(target_chunks: int, quiet: bool = False):
     per_replica = sum(counts)
     files, total, replica = [], 0, 1
     while total < target_chunks:
+        if replica > len(SPACES):
+            raise SystemExit(f"{target_chunks} chunks need more than {len(SPACES)} replicas")
         take, size = [], 0
         for r, c in zip(base, counts):
             if total + size >= target_chunks:
@@ -543,12 +552,14 @@ README for a full run.
 
 **Scale-test vectors are perturbed copies, not fresh encodes.** Encoding 100k chunks for real
 takes over half an hour on a 2-core machine, so the 20k and 100k indexes are Wikinews replicated
-with new ids and perturbed text (replica k carries the marker word `Zq<k>` before every
-sentence) and are built by the real pipeline (`Assistant.build_index`: chunking, Chroma writes,
-BM25) behind the same embedder seam, with an embedder that strips the marker, takes the real
-vector of the base text (computed once with the real model, cached in `benchmarks/.work/vectors/`)
-and adds small deterministic noise (sigma 0.01 per dimension, cosine about 0.98 to the base),
-renormalised. The vector store and BM25 therefore hold 100k distinct chunks with realistic
+with new ids and perturbed text (replica k replaces every space with the k-th of 16 Unicode
+space characters: the text, its content hash and its ids differ, while its length, chunk
+boundaries and tokens stay those of the original) and are built by the real pipeline
+(`Assistant.build_index`: chunking, Chroma writes, BM25) behind the same embedder seam, with an
+embedder that strips the mark, takes the real vectors of the original text (chunk vector and
+in-context sentence vectors, computed once with the real model, e.g. by `bench_index.py`, and
+cached in `benchmarks/.work/vectors/`) and adds small deterministic noise (sigma 0.01 per
+dimension, cosine about 0.98 to the original), renormalised. The vector store and BM25 therefore hold 100k distinct chunks with realistic
 vector geometry; the query path (question embedding, Chroma, BM25, sentence rescoring, answer)
 runs for real on them. The newsqa-mini index (2,326 articles) holds exact real vectors.
 """
