@@ -190,7 +190,9 @@ class Index:
         self._chroma: _Chroma | None = None
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
-        self._generation_checked = 0.0
+        self._handles = None
+        self._generation: int | None = None
+        self._generation_read = 0.0
         self._batches_written = 0
 
     # -- plumbing -------------------------------------------------------------------------
@@ -219,25 +221,41 @@ class Index:
             return {}
 
     def _require(self):
-        if not self.exists():
-            where = self.settings.chroma_url or str(self.settings.index_dir)
-            raise IndexMissingError(
-                f"no index at {where} for these settings; build it with `assistant index` "
-                f"(corpus: {self.settings.corpus_dir})"
-            )
-        return self.chroma.get(self.chunks_name), self.chroma.get(self.articles_name)
+        """The (chunks, articles) collections; IndexMissingError when not built yet."""
+        if self._handles is None:
+            if not self.exists():
+                where = self.settings.chroma_url or str(self.settings.index_dir)
+                raise IndexMissingError(
+                    f"no index at {where} for these settings; build it with `assistant index` "
+                    f"(corpus: {self.settings.corpus_dir})"
+                )
+            self._handles = (self.chroma.get(self.chunks_name), self.chroma.get(self.articles_name))
+        return self._handles
+
+    def _read(self, fn):
+        """Run a read against the collections; if they vanished (dropped by a rebuild with
+        other settings), look them up again once, which names the fix if they are gone."""
+        try:
+            return fn(*self._require())
+        except IndexMissingError:
+            raise
+        except Exception:
+            self._handles = None
+            return fn(*self._require())
 
     # -- read side ------------------------------------------------------------------------
     def generation(self) -> int:
-        return int(self._collection_meta().get("generation", 0))
+        """The store's generation (bumped by every build that changed something), read at
+        most once a second so the query path stays short."""
+        now = time.monotonic()
+        if self._generation is None or now - self._generation_read >= 1.0:
+            self._generation = int(self._collection_meta().get("generation", 0))
+            self._generation_read = now
+        return self._generation
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index, synced with the store when the store's generation moved."""
         with self._lexical_lock:
-            now = time.monotonic()
-            if self._lexical is not None and now - self._generation_checked < 1.0:
-                return self._lexical
-            self._generation_checked = now
             gen = self.generation()
             if self._lexical is None:
                 self._lexical = LexicalIndex.load(self.lexical_path)
@@ -269,26 +287,27 @@ class Index:
             offset += len(got["ids"])
 
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        chunks, _ = self._require()
-        n = chunks.count()
-        if n == 0:
-            return []
-        got = chunks.query(query_embeddings=[vector.tolist()], n_results=min(k, n),
-                           where=where or None, include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
+        def query(chunks, _):
+            got = chunks.query(query_embeddings=[vector.tolist()], n_results=k,
+                               where=where or None, include=["distances"])
+            return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
+
+        return self._read(query)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
         """Chunks by id, keeping only those of the committed version of their article."""
         if not ids:
             return {}
-        chunks, articles = self._require()
-        got = chunks.get(ids=list(ids), include=["documents", "metadatas"])
+
+        def read(chunks, articles):
+            got = chunks.get(ids=list(ids), include=["documents", "metadatas"])
+            art_ids = sorted({m["article_id"] for m in got["metadatas"]})
+            arts = (articles.get(ids=art_ids, include=["metadatas"]) if art_ids
+                    else {"ids": [], "metadatas": []})
+            return got, {i: m["hash"] for i, m in zip(arts["ids"], arts["metadatas"])}
+
+        got, committed = self._read(read)
         metas = got["metadatas"]
-        committed = {}
-        art_ids = sorted({m["article_id"] for m in metas})
-        if art_ids:
-            arts = articles.get(ids=art_ids, include=["metadatas"])
-            committed = {i: m["hash"] for i, m in zip(arts["ids"], arts["metadatas"])}
         out = {}
         for cid, doc, meta in zip(got["ids"], got["documents"], metas):
             if committed.get(meta["article_id"]) != meta["hash"]:
@@ -428,7 +447,8 @@ class Index:
             articles_col.modify(metadata=meta)
         # Keep BM25 in step now, so the first query does not pay for it.
         self._lexical = None
-        self._generation_checked = 0.0
+        self._generation = None
+        self._handles = None
         self.lexical()
 
     def _write_batch(self, batch, stored, chunks_col, articles_col, report: IndexReport) -> None:

@@ -75,6 +75,8 @@ def test_answer_function_uses_environment_settings(seed_assistant, monkeypatch):
 
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(seed_assistant.settings.index_dir))
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(seed_assistant.settings.corpus_dir))
+    monkeypatch.setenv("ASSISTANT_CHROMA_URL", seed_assistant.settings.chroma_url)
+    monkeypatch.setenv("ASSISTANT_COLLECTION", seed_assistant.settings.collection)
     monkeypatch.setattr(api, "_DEFAULT", None)
     from assistant import answer
 
