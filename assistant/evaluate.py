@@ -17,7 +17,12 @@ scored. Figures, overall and per question type:
 Baselines in the same run (``--baseline``): the naive LangChain pipeline
 (RecursiveCharacterTextSplitter 1000/200 over the article text, the same embedder, Chroma
 top-10 similarity) and BM25 alone (k1=1.2, b=0.75) over those same 1000/200 chunks.
-Left out: answer-accuracy scoring of generated text (see generation.py).
+With ``--generator`` (``assistant --generator local eval …``) the answers come from that
+generator and three more figures are reported: answer accuracy with a strict scorer
+(normalised exact match for yes/no and entity answers) and with the benchmark's lenient
+word-overlap scorer (``citations.strict_match`` / ``lenient_match``; a null query counts as
+correct when the assistant declines), and the share of answer sentences that passed the
+citation check.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from .config import Settings
 from .errors import CorpusError
 
 METRICS = ("hits@4", "hits@10", "mrr@10", "map@10", "recall@10", "all@10", "doc_hits@10",
-           "null_abstain", "false_abstain", "p50_ms", "p95_ms", "mean_chars")
+           "null_abstain", "false_abstain", "answer_strict", "answer_lenient", "citation_pass",
+           "p50_ms", "p95_ms", "mean_chars")
 
 
 def _squash(text: str) -> str:
@@ -116,6 +122,11 @@ class _Result:
         if any("abstained" in r for r in rows):
             out["null_abstain"] = _mean([float(r["abstained"]) for r in nulls])
             out["false_abstain"] = _mean([float(r["abstained"]) for r in answerable])
+        if any("strict" in r for r in rows):
+            out["answer_strict"] = _mean([r["strict"] for r in rows])
+            out["answer_lenient"] = _mean([r["lenient"] for r in rows])
+            cited = [r["cited_ok"] for r in rows if r.get("cited_ok") is not None]
+            out["citation_pass"] = _mean(cited)
         lat = sorted(r["ms"] for r in rows)
         out["p50_ms"] = _percentile(lat, 50)
         out["p95_ms"] = _percentile(lat, 95)
@@ -144,6 +155,21 @@ def _score(query: Query, texts: list[str], titles: list[str], ms: float) -> dict
     return row
 
 
+def _answer_scores(query: Query, answer) -> dict:
+    """Answer accuracy (strict and the benchmark's lenient word overlap) and the share of
+    answer sentences that passed the citation check."""
+    from .citations import lenient_match, strict_match
+
+    text = answer.answer
+    if query.is_null:
+        correct = answer.abstained
+        return {"strict": float(correct), "lenient": float(correct),
+                "cited_ok": _mean(float(s.supported) for s in answer.sentences) if answer.sentences else None}
+    return {"strict": float(strict_match(text, query.answer)) if not answer.abstained else 0.0,
+            "lenient": float(lenient_match(text, query.answer)) if not answer.abstained else 0.0,
+            "cited_ok": _mean(float(s.supported) for s in answer.sentences) if answer.sentences else None}
+
+
 def prepare_index(dataset_dir: Path, settings: Settings, progress=None):
     """An Assistant over the dataset's corpus in its own index folder (built incrementally)."""
     from .api import Assistant
@@ -168,7 +194,7 @@ def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None =
     queries = load_queries(dataset_dir, limit)
     assistant, report = prepare_index(
         dataset_dir, settings, progress=(lambda d, t: progress("index", d, t)) if progress else None)
-    generator = assistant.generator("extractive")
+    generator = assistant.generator(settings.generator)
     systems: dict[str, _Result] = {"ours": _Result()}
     naive = None
     if baseline:
@@ -184,6 +210,7 @@ def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None =
         ms = (time.perf_counter() - t0) * 1000
         row = _score(q, [p.text for p in retrieval.passages], [p.chunk.title for p in retrieval.passages], ms)
         row["abstained"] = answer.abstained
+        row.update(_answer_scores(q, answer))
         systems["ours"].add(q.question_type, row)
         if baseline:
             t0 = time.perf_counter()
@@ -200,6 +227,7 @@ def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None =
             progress("queries", n, len(queries))
     types = sorted({q.question_type for q in queries})
     return {
+        "generator": generator.name,
         "ours": systems["ours"].summary(),
         "baselines": {name: r.summary() for name, r in systems.items() if name != "ours"},
         "by_type": {t: {name: r.summary(t) for name, r in systems.items()} for t in types},
