@@ -592,11 +592,12 @@ def record(heading: str, body: str, *, enabled: bool = True) -> None:
         nxt = re.search(r"^## ", text[start:], re.MULTILINE)
         end = start + nxt.start() if nxt else len(text)
         section = text[start:end].replace(NO_RUN, "").rstrip("\n")
-        text = text[:start] + section + "\n\n" + block + ("\n" + text[end:] if nxt else "")
+        text = text[:start] + (section + "\n\n" if section.strip() else "\n") + block \
+            + ("\n" + text[end:] if nxt else "")
     tmp = README.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, README)
-    print(f"recorded under '## {heading}' in {README.relative_to(ROOT)}")
+    print(f"recorded under '## {heading}' in {README}")
 
 
 _START_LOAD = load_line()
