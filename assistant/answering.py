@@ -181,7 +181,7 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 3, abstain_threshold: float = 0.25,
+    def __init__(self, max_sentences: int = 3, abstain_threshold: float = 0.30,
                  redundancy: float = 0.85, relative_floor: float = 0.8):
         self.max_sentences = max_sentences
         self.abstain_threshold = abstain_threshold
@@ -202,7 +202,17 @@ class ExtractiveGenerator:
                 on_text(answer.answer)
             return answer
         chosen = []
+        # Lead with the best sentence of the highest-ranked passage that has one above the
+        # threshold: retrieval's order weighs
+        # outlets, dates and how much of the question a passage covers, which a sentence's
+        # similarity alone does not.
+        lead = min((c for c in candidates if c[0] >= self.abstain_threshold),
+                   key=lambda c: (c[1], -c[0]), default=None)
+        if lead is not None:
+            chosen.append(lead)
         for score, i, sent in candidates:
+            if lead is not None and sent is lead[2]:
+                continue
             if len(chosen) == self.max_sentences or score < best * self.relative_floor:
                 break
             if sent.vector is not None and any(

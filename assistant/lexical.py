@@ -1,14 +1,15 @@
 """BM25 over chunks: built at index time, updated incrementally, persisted beside the index.
 
-Okapi BM25 with k1=1.2, b=0.75 (Robertson & Zaragoza 2009) over lower-cased word tokens
-without English stop words. The index stores each chunk's term counts; ``sync`` brings it
+Okapi BM25 with k1=1.2, b=0.75 (Robertson & Zaragoza 2009) over lower-cased, Snowball-stemmed
+word tokens without English stop words; questions also get common news acronyms expanded. The index stores each chunk's term counts; ``sync`` brings it
 up to date with the chunk store by adding and dropping chunks by id, so neither indexing
 nor a query ever rebuilds it from scratch. Scoring uses a term-major sparse matrix that is
-rebuilt lazily after a change. Left out: stemming and phrase queries.
+rebuilt lazily after a change. Left out: phrase queries and synonyms beyond the acronyms.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import re
@@ -34,21 +35,52 @@ STOP_WORDS = frozenset(
 )
 
 
+# Query-side expansion of acronyms common in news, so "AI" also finds "artificial intelligence".
+EXPANSIONS = {
+    "ai": "artificial intelligence", "eu": "european union", "un": "united nations",
+    "uk": "united kingdom", "ev": "electric vehicle", "ceo": "chief executive",
+    "gdp": "gross domestic product", "nfl": "national football league",
+}
+_STEMS: dict[str, str] = {}
+
+
+def _stem(word: str) -> str:
+    stem = _STEMS.get(word)
+    if stem is None:
+        stem = _STEMS[word] = _stemmer().stemWord(word)
+    return stem
+
+
+@functools.cache
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without stop words."""
-    return [t for t in _TOKEN_RE.findall(text.lower()) if t not in STOP_WORDS]
+    """Lower-cased, Snowball-stemmed word tokens without stop words ("Speakers" -> "speaker")."""
+    return [_stem(t) for t in _TOKEN_RE.findall(text.lower()) if t not in STOP_WORDS]
+
+
+def query_terms(text: str) -> list[str]:
+    """The tokens of a question, with news acronyms expanded."""
+    words = _TOKEN_RE.findall(text.lower())
+    expanded = " ".join([text] + [EXPANSIONS[w] for w in words if w in EXPANSIONS])
+    return tokenize(expanded)
 
 
 class LexicalIndex:
     """BM25 over a set of chunks identified by id."""
 
-    VERSION = 1
+    VERSION = 2  # 2: stemmed tokens
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
         self.docs: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # id -> (term ids, counts)
         self.generation: object = None  # the chunk store's generation this reflects
         self._matrix = None
+        self._articles: dict[str, list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -60,12 +92,12 @@ class LexicalIndex:
             ids = np.fromiter((self.vocab.setdefault(t, len(self.vocab)) for t in counts),
                               dtype=np.int32, count=len(counts))
             self.docs[chunk_id] = (ids, np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-        self._matrix = None
+        self._matrix = self._articles = None
 
     def remove(self, chunk_ids: Iterable[str]) -> None:
         for chunk_id in chunk_ids:
             self.docs.pop(chunk_id, None)
-        self._matrix = None
+        self._matrix = self._articles = None
 
     def sync(self, current_ids: Iterable[str], fetch_texts) -> tuple[int, int]:
         """Make the index hold exactly current_ids; fetch_texts(ids) -> texts for new ones."""
@@ -110,7 +142,7 @@ class LexicalIndex:
     def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """The k best (chunk id, BM25 score) pairs, best first; only ids in allowed if given."""
         ids, tf, idf = self._matrix or self._build()
-        terms = [self.vocab[t] for t in set(tokenize(query)) if t in self.vocab]
+        terms = [self.vocab[t] for t in set(query_terms(query)) if t in self.vocab]
         if not terms or not ids:
             return []
         scores = np.asarray(tf[terms].T @ idf[terms]).ravel()
@@ -122,6 +154,53 @@ class LexicalIndex:
             nonzero = nonzero[np.argpartition(-scores[nonzero], k)[:k]]
         order = nonzero[np.argsort(-scores[nonzero], kind="stable")]
         return [(ids[i], float(scores[i])) for i in order]
+
+    def coverage(self, query: str, chunk_ids: Iterable[str]) -> dict[str, float]:
+        """How much of the question's term weight (IDF) each chunk holds, 0..1: the mean of
+        the chunk's own share and its whole article's share (chunk ids start with the
+        article id). An acronym counts as present when its expansion is ("AI" in an article
+        about "artificial intelligence").
+
+        Rewards passages that match every aspect of a question ("Speakers" and "AI" and
+        "legislation") over passages that repeat its commonest term.
+        """
+        ids, tf, idf = self._matrix or self._build()
+        words = _TOKEN_RE.findall(query.lower())
+        concepts: list[tuple[float, list[set[int]]]] = []  # (weight, alternatives)
+        for word in dict.fromkeys(w for w in words if w not in STOP_WORDS):
+            alternatives = [{self.vocab.get(_stem(word), -1)}]
+            if word in EXPANSIONS:
+                alternatives.append({self.vocab.get(t, -1) for t in tokenize(EXPANSIONS[word])})
+            known = [t for alt in alternatives for t in alt if t >= 0]
+            if known:
+                concepts.append((float(max(idf[t] for t in known)), alternatives))
+        total = sum(w for w, _ in concepts)
+        article_terms: dict[str, set[int]] = {}
+        out = {}
+        for chunk_id in chunk_ids:
+            doc = self.docs.get(chunk_id)
+            if doc is None or not total:
+                out[chunk_id] = 0.0
+                continue
+            article = chunk_id.split("-", 1)[0]
+            if article not in article_terms:
+                article_terms[article] = set().union(
+                    *(self.docs[cid][0].tolist() for cid in self._by_article().get(article, ())))
+            shares = []
+            for terms in (set(doc[0].tolist()), article_terms[article]):
+                held = sum(w for w, alts in concepts if any(alt <= terms for alt in alts))
+                shares.append(held / total)
+            out[chunk_id] = (shares[0] + shares[1]) / 2
+        return out
+
+    def _by_article(self) -> dict[str, list[str]]:
+        """Chunk ids grouped by article id (the part before the first '-'), rebuilt lazily."""
+        if self._articles is None:
+            groups: dict[str, list[str]] = {}
+            for cid in self.docs:
+                groups.setdefault(cid.split("-", 1)[0], []).append(cid)
+            self._articles = groups
+        return self._articles
 
     def save(self, path: str | Path) -> None:
         """Write atomically (temp file + rename): a crash never leaves a torn file."""

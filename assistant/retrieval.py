@@ -4,8 +4,9 @@ The pipeline for one question:
 1. analyse the question: outlets it names (from the index's own outlet list) and dates
    ("on 2023-11-24", "in November 2023", "before/after October 5");
 2. dense search (Chroma, cosine) and BM25 each return ``candidates`` chunks;
-3. reciprocal-rank fusion: score = sum of weight / (rrf_k + rank), rrf_k = 60 as in
-   Cormack, Clarke & Buettcher (2009): it damps the influence of any single ranker's top;
+3. reciprocal-rank fusion: score = sum of weight / (rrf_k + rank) (Cormack, Clarke &
+   Buettcher 2009; they use rrf_k = 60, the eval chose 20 with BM25 weighted 2:1, see
+   config.py): it damps the influence of any single ranker's top;
 4. sentence-level rescoring: every sentence of the best fused candidates is embedded (one
    batch) and compared with the question vector (computed once); a passage's rescore is its
    best sentence's cosine similarity;
@@ -261,7 +262,8 @@ class Retriever:
             if filters.outlets and outlet not in filters.outlets:
                 continue
             where = {"source": outlet} if not filters.where() else {"$and": [filters.where(), {"source": outlet}]}
-            for rank, (cid, _) in enumerate(self.index.dense_search(qvec, 5, where=where), start=1):
+            hits = self.index.dense_search(qvec, s.outlet_candidates, where=where)
+            for rank, (cid, _) in enumerate(hits, start=1):
                 fused[cid] = fused.get(cid, 0.0) + s.dense_weight / (s.rrf_k + rank)
         top = sorted(fused, key=fused.get, reverse=True)[: n_cand]
         chunks = self.index.fetch(top)
@@ -271,8 +273,9 @@ class Retriever:
         max_fused = max((fused[c.id] for c in pool), default=1.0)
         passages = [Passage(c, fused[c.id] / max_fused) for c in pool]
         self._score_sentences(passages, qvec)
+        coverage = self.index.lexical().coverage(question, [p.chunk.id for p in passages])
         for p in passages:
-            p.score += s.rescore_weight * p.best_sentence
+            p.score += s.rescore_weight * p.best_sentence + s.coverage_weight * coverage[p.chunk.id]
             if p.chunk.source in analysis.outlets:
                 p.score += s.outlet_boost
             if p.chunk.date and (analysis.date_from or analysis.date_to):

@@ -1,8 +1,12 @@
-from assistant.lexical import LexicalIndex, tokenize
+from assistant.lexical import LexicalIndex, query_terms, tokenize
 
 
-def test_tokenize_drops_stop_words_and_case():
-    assert tokenize("The Speakers discussed AI-legislation!") == ["speakers", "discussed", "ai", "legislation"]
+def test_tokenize_drops_stop_words_lowercases_and_stems():
+    assert tokenize("The Speakers discussed AI-legislation!") == ["speaker", "discuss", "ai", "legisl"]
+
+
+def test_query_terms_expand_news_acronyms():
+    assert query_terms("AI law") == ["ai", "law", "artifici", "intellig"]
 
 
 def test_bm25_ranks_matching_chunk_first_and_updates_incrementally(tmp_path):
