@@ -35,7 +35,9 @@ def prepare_corpus(name: str, limit: int | None):
     if name == "wikinews":
         write_records(folder, "wikinews.jsonl", wikinews_records(limit))
     else:
-        write_records(folder, "corpus.jsonl", newsqa_articles(limit))
+        articles = newsqa_articles()  # a sample across the file: evidence and Wikinews alike
+        step = max(1, len(articles) // limit) if limit else 1
+        write_records(folder, "corpus.jsonl", articles[::step][:limit] if limit else articles)
     return folder
 
 
