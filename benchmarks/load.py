@@ -67,7 +67,10 @@ def run_load(url: str, clients: int, questions: int, timeout: float = 300.0) -> 
 
     def worker(n: int) -> None:
         try:
-            client = Client(url, verbose=False, analytics_enabled=False)
+            # A generous timeout: a queued request waits its turn (the app answers
+            # `concurrency` questions at once); a timeout here is reported as an error.
+            client = Client(url, verbose=False, analytics_enabled=False,
+                            httpx_kwargs={"timeout": timeout})
         except Exception as exc:  # counted, reported
             with lock:
                 result.errors.append(f"client {n}: connect: {exc}")

@@ -125,7 +125,8 @@ def test_seed_question_answer_with_source_card_and_screenshot(page, seed_app):
     follow = ask(page, box, "and what about teachers?", 1)
     expect(follow.locator(".searched")).to_contain_text(
         "Searched for: what did the Speakers discuss about teachers?")
-    expect(follow.locator(".sources mark").filter(has_text="status of teachers")).to_be_visible()
+    # Overlapping chunks can both hold the sentence: at least one highlighted card shows it.
+    expect(follow.locator(".sources mark").filter(has_text="status of teachers").first).to_be_visible()
 
 
 def test_example_question_click_asks_it(page, seed_app):
