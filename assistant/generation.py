@@ -12,9 +12,12 @@ Two backends, both LangChain chat models behind the ``Generator`` seam of answer
 The chain is ``prompt | chat model | text``: the numbered passages (title, outlet, date) are
 quoted data inside the user message; the system message says to answer only from them, cite
 ``[n]`` after every sentence, and say when they do not contain the answer; two short worked
-examples show the format (small models follow examples better than rules). Tokens are passed
-to ``on_text`` as they arrive. Afterwards citations.check_answer judges every sentence; the
-answer shows unsupported sentences marked, drops markers that point at no passage, and falls
+examples show the format (small models follow examples better than rules). Passages that do
+not fit the context window (``llm_context``) are left out; the local model sees each passage's
+three sentences closest to the question (``llm_passage_sentences``). Tokens are passed to
+``on_text`` as they arrive. Afterwards citations.check_answer judges every sentence (an uncited
+sentence gets the passage that supports it, if one does); the answer shows unsupported
+sentences marked ``[unsupported]``, drops markers that point at no passage, and falls
 back to the extractive answer when no sentence is supported, when the backend fails (server
 down, HTTP error, malformed output, context too long, timeout) or when the question is too
 far from every passage to generate from. A fallback answer says why in ``fallback_reason``.
