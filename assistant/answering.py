@@ -36,6 +36,7 @@ class Citation:
     span: tuple[int, int]  # the cited sentence's offsets inside passage
     article_id: str = ""
     chunk_id: str = ""
+    spans: list = field(default_factory=list)  # every quoted span (the first is span)
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, span: tuple[int, int] | None = None) -> "Citation":
@@ -47,7 +48,21 @@ class Citation:
 
     def to_dict(self) -> dict:
         return {"n": self.n, "title": self.title, "source": self.source, "date": self.date,
-                "url": self.url, "passage": self.passage, "span": list(self.span)}
+                "url": self.url, "passage": self.passage, "span": list(self.span),
+                "spans": [list(s) for s in (self.spans or [self.span])]}
+
+
+@dataclass
+class DirectAnswer:
+    """The typed answer the extractive answer leads with: its text, the citation number of
+    the passage it was taken from and its offsets inside that citation's passage."""
+
+    text: str
+    n: int
+    span: tuple[int, int]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "n": self.n, "span": list(self.span)}
 
 
 @dataclass
@@ -72,6 +87,8 @@ class Answer:
     generator: str = "extractive"
     fallback: bool = False
     fallback_reason: str = ""
+    direct_answer: DirectAnswer | None = None
+    note: str = ""  # a caveat shown with the answer (e.g. the question is not in English)
 
     def to_dict(self) -> dict:
         return {
@@ -85,6 +102,8 @@ class Answer:
             "fallback_reason": self.fallback_reason,
             "sentences": [s.to_dict() for s in self.sentences],
             "passages": [c.to_dict() for c in self.passages],
+            "direct_answer": self.direct_answer.to_dict() if self.direct_answer else None,
+            "note": self.note,
         }
 
     def __str__(self) -> str:
@@ -177,81 +196,168 @@ class Generator(Protocol):
 
 
 class ExtractiveGenerator:
-    """Quote the best sentences of the retrieved passages, each with its citation."""
+    """Quote the sentences that answer the question, each with its citation, led by the
+    typed answer itself when one is found (``**€412 million** [1]``).
+
+    Sentences are ranked by ``candidates.weigh_evidence`` (similarity to the question, share
+    of its focus terms, an entity of the expected answer type near them, retrieval rank); the
+    best typed candidate becomes the direct answer. Near-identical sentences (overlapping
+    chunks, wire copies) are quoted once, and the sentences of one article share one citation
+    number and one source card.
+    """
 
     name = "extractive"
 
     def __init__(self, max_sentences: int = 3, abstain_threshold: float = 0.30,
-                 redundancy: float = 0.85, relative_floor: float = 0.8):
+                 redundancy: float = 0.85, relative_floor: float = 0.8,
+                 weights: "Weights | None" = None):
+        from .candidates import Weights
+
         self.max_sentences = max_sentences
         self.abstain_threshold = abstain_threshold
         self.redundancy = redundancy
         self.relative_floor = relative_floor
+        self.weights = weights or Weights()
 
     def generate(self, question: str, retrieval: Retrieval,
                  on_text: Callable[[str], None] | None = None) -> Answer:
+        from .candidates import weigh_evidence
+        from .questions import analyze
+
         passages = retrieval.passages
-        candidates = [(s.score, i, s) for i, p in enumerate(passages) for s in p.sentences
-                      if s.end - s.start >= 20]
-        candidates.sort(key=lambda t: (-t[0], t[1], t[2].start))
-        best = candidates[0][0] if candidates else 0.0
-        reason = abstain_reason(retrieval, best, self.abstain_threshold)
+        asks = retrieval.asks or analyze(retrieval.question)
+        note = "" if asks.english else LANGUAGE_NOTE
+        evidence = weigh_evidence(asks, passages, retrieval.term_weights, self.weights)
+        best_sim = max((s.sim for s in evidence.sentences), default=0.0)
+        reason = abstain_reason(retrieval, best_sim, self.abstain_threshold, evidence, self.weights)
         if reason is not None:
-            answer = Answer(question, reason, True, [], passages=_numbered(passages))
+            text = (note + " " + reason).strip()
+            answer = Answer(question, text, True, [], passages=_numbered(passages), note=note)
             if on_text:
                 on_text(answer.answer)
             return answer
+        direct = evidence.candidates[0] if evidence.candidates and asks.answer_types else None
         chosen = []
-        # Lead with the best sentence of the highest-ranked passage that has one above the
-        # threshold: retrieval's order weighs
-        # outlets, dates and how much of the question a passage covers, which a sentence's
-        # similarity alone does not.
-        lead = min((c for c in candidates if c[0] >= self.abstain_threshold),
-                   key=lambda c: (c[1], -c[0]), default=None)
-        if lead is not None:
+        if direct is not None:
+            lead = next(s for s in evidence.sentences
+                        if s.passage == direct.passage and s.start <= direct.start < s.end)
             chosen.append(lead)
-        for score, i, sent in candidates:
-            if lead is not None and sent is lead[2]:
-                continue
-            if len(chosen) == self.max_sentences or score < best * self.relative_floor:
+        top = evidence.sentences[0].score if evidence.sentences else 0.0
+        for sent in evidence.sentences:
+            if len(chosen) >= self.max_sentences:
                 break
-            if sent.vector is not None and any(
-                float(np.dot(sent.vector, other.vector)) >= self.redundancy for _, _, other in chosen
-            ):
+            if sent in chosen:
                 continue
-            chosen.append((score, i, sent))
-        numbers: dict[int, int] = {}
-        citations: list[Citation] = []
+            if chosen and sent.score < top * self.relative_floor:
+                break
+            if any(_same_sentence(sent, other) for other in chosen):
+                continue
+            chosen.append(sent)
+        citations, spans = _cite_by_article(passages, [(s.passage, s.start, s.end) for s in chosen]
+                                            + ([(direct.passage, direct.start, direct.end)] if direct else []))
         sentences: list[AnswerSentence] = []
         parts = []
-        for _, i, sent in chosen:
-            if i not in numbers:
-                numbers[i] = len(numbers) + 1
-                citations.append(Citation.from_passage(numbers[i], passages[i], (sent.start, sent.end)))
-            text = passages[i].text[sent.start:sent.end].strip()
-            sentences.append(AnswerSentence(text, [numbers[i]]))
-            part = f"{text} [{numbers[i]}]"
-            parts.append(part)
+        if note:
+            parts.append(note)
+        direct_answer = None
+        if direct is not None:
+            n, (a, b) = spans[-1]
+            direct_answer = DirectAnswer(direct.text, n, (a, b))
+            parts.append(f"**{direct.text}** [{n}]")
             if on_text:
-                on_text(part + " ")
+                on_text(parts[-1] + " ")
+        for sent, (n, _) in zip(chosen, spans):
+            text = sent.text.strip()
+            sentences.append(AnswerSentence(text, [n]))
+            parts.append(f"{text} [{n}]")
+            if on_text:
+                on_text(parts[-1] + " ")
         return Answer(question, " ".join(parts), False, citations, sentences,
-                      passages=_numbered(passages))
+                      passages=_numbered(passages), direct_answer=direct_answer, note=note)
 
 
-def abstain_reason(retrieval: Retrieval, best_sentence: float, threshold: float) -> str | None:
+LANGUAGE_NOTE = ("The archive is searched in English and this question does not look English; "
+                 "results may be poor.")
+
+
+def _same_sentence(a, b) -> bool:
+    """Near-identical sentences: the same words (overlapping chunks, copies of a story)."""
+    wa = set(re.findall(r"\w+", a.text.lower()))
+    wb = set(re.findall(r"\w+", b.text.lower()))
+    if not wa or not wb:
+        return False
+    return len(wa & wb) / len(wa | wb) >= 0.8
+
+
+def _cite_by_article(passages: list[Passage], quoted: list[tuple[int, int, int]]
+                     ) -> tuple[list[Citation], list[tuple[int, tuple[int, int]]]]:
+    """One citation per article: the article's quoted passages merged into one passage (by
+    their offsets in the article); returns the citations and, for each quoted span, its
+    citation number and its offsets inside that citation's passage."""
+    order: list[str] = []
+    by_article: dict[str, list[int]] = {}
+    for i, _, _ in quoted:
+        aid = passages[i].chunk.article_id
+        if aid not in by_article:
+            order.append(aid)
+            by_article[aid] = []
+        if i not in by_article[aid]:
+            by_article[aid].append(i)
+    citations: list[Citation] = []
+    where: dict[int, tuple[int, int]] = {}  # passage index -> (citation n, shift into merged text)
+    for n, aid in enumerate(order, start=1):
+        members = sorted(by_article[aid], key=lambda i: passages[i].chunk.start)
+        text, pos_end = "", None
+        for i in members:
+            chunk = passages[i].chunk
+            if pos_end is None:
+                where[i] = (n, 0)
+                text, pos_end = chunk.text, chunk.end
+            elif chunk.start <= pos_end:  # overlapping or adjacent: continue the article text
+                overlap = pos_end - chunk.start
+                where[i] = (n, len(text) - overlap)
+                text += chunk.text[overlap:]
+                pos_end = max(pos_end, chunk.end)
+            else:  # a gap in the article
+                text += " … "
+                where[i] = (n, len(text))
+                text += chunk.text
+                pos_end = chunk.end
+        first = members[0]
+        c = Citation.from_passage(n, passages[first])
+        c.passage = text
+        citations.append(c)
+    spans = []
+    for i, a, b in quoted:
+        n, shift = where[i]
+        spans.append((n, (a + shift, b + shift)))
+    for c in citations:
+        own = [span for n, span in spans if n == c.n]
+        c.span = own[0]
+        c.spans = own
+    return citations, spans
+
+
+def abstain_reason(retrieval: Retrieval, best_sentence: float, threshold: float,
+                   evidence=None, weights=None) -> str | None:
     """Why the articles cannot answer, or None when they may.
 
-    Two signals, both calibrated on the benchmark's unanswerable questions: the question
-    presents an outlet as its source that the archive does not hold ("a Bloomberg article"),
-    or no retrieved sentence is similar enough to the question.
+    From the evidence only (thresholds chosen on the dev split of the project's question set):
+    no retrieved sentence is similar enough to the question; or no sentence, read with its
+    article, holds enough of the question's focus terms (what it is about: "Grenfell Tower",
+    "death toll"); or, for a question that expects a typed answer (a number, a date, a
+    person), no answer of that type stands in a sentence about its focus. An outlet named in
+    the question that the archive does not hold never declines by itself.
     """
-    unknown = retrieval.analysis.unknown_outlets
     closest = " The closest passages are listed below." if retrieval.passages else ""
-    if unknown:
-        names = ", ".join(unknown[:-1]) + (" or " if len(unknown) > 1 else "") + unknown[-1]
-        return f"{NOT_COVERED} The archive holds no articles from {names}.{closest}"
-    if best_sentence < threshold:
+    if not retrieval.passages or best_sentence < threshold:
         return NOT_COVERED + closest
+    if evidence is not None and weights is not None:
+        if evidence.support < weights.abstain_support:
+            return NOT_COVERED + closest
+        asks = retrieval.asks
+        if asks is not None and asks.typed and evidence.typed_support < weights.abstain_typed_focus:
+            return NOT_COVERED + closest
     return None
 
 

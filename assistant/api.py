@@ -26,6 +26,11 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, generator: Generator | None = None,
                  **overrides):
         self.settings = (settings or Settings.from_env()).replace(**overrides)
+        # Question analysis needs spaCy's pipeline (a few seconds to load): start it now, in
+        # the background, so it is ready by the first question.
+        from .nlp import preload
+
+        preload()
         self.embedder = SentenceTransformerEmbedder(self.settings.model_path(),
                                                     self.settings.embed_batch_size)
         self.index = Index(self.settings, self.embedder)

@@ -147,14 +147,22 @@ def serve(ctx: click.Context, host, port, no_index: bool) -> None:
               help="Write the results to this JSON file.")
 @click.option("--index", "eval_index", type=click.Path(), default=None,
               help="Where the eval's own index lives [default .eval-index/<dataset name>].")
+@click.option("--split", default=None,
+              help="Only this split: dev|test for a question set, tune|test for newsqa-mini "
+                   "(benchmarks/questions/newsqa-split.json) [default: all].")
+@click.option("--details", "details_path", type=click.Path(dir_okay=False), default=None,
+              help="Write one JSON line per question (answer, scores) to this file.")
 @click.pass_context
-def eval_cmd(ctx: click.Context, dataset_dir, limit, baseline, json_path, eval_index) -> None:
-    """Measure retrieval and abstention on a MultiHop-RAG-schema DATASET_DIR."""
+def eval_cmd(ctx: click.Context, dataset_dir, limit, baseline, json_path, eval_index, split,
+             details_path) -> None:
+    """Measure answers, retrieval and abstention on DATASET_DIR: a question set of the
+    project's own (dataset.json + questions*.jsonl) or a MultiHop-RAG-schema folder."""
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from .evaluate import format_table, run_eval
+    from .evaluate import (format_answer_table, format_table, is_question_set, run_eval,
+                           run_question_set_eval)
 
     index_dir = eval_index or ctx.obj.get("index_dir") or str(
         Path(".eval-index") / Path(dataset_dir).resolve().name)
@@ -169,14 +177,25 @@ def eval_cmd(ctx: click.Context, dataset_dir, limit, baseline, json_path, eval_i
         bar.n = done
         bar.refresh()
 
+    details: list | None = [] if details_path else None
+    question_set = is_question_set(Path(dataset_dir))
     try:
-        results = run_eval(dataset_dir, settings, limit=limit, baseline=baseline, progress=progress)
+        if question_set:
+            results = run_question_set_eval(dataset_dir, settings, split=split, limit=limit,
+                                            baseline=baseline, progress=progress, details=details)
+        else:
+            results = run_eval(dataset_dir, settings, limit=limit, baseline=baseline,
+                               progress=progress, split=split, details=details)
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         for bar in bars.values():
             bar.close()
-    click.echo(format_table(results))
+    click.echo(format_answer_table(results) if question_set else format_table(results))
+    if details_path:
+        with open(details_path, "w", encoding="utf-8") as fh:
+            for row in details or []:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     if json_path:
         with open(json_path, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)

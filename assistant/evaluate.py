@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import statistics
 import time
@@ -91,7 +92,10 @@ class Query:
         return self.question_type == "null_query" or not self.facts
 
 
-def load_queries(dataset_dir: Path, limit: int | None = None) -> list[Query]:
+SPLIT_FILES = {"newsqa-mini": Path(__file__).resolve().parent.parent / "benchmarks" / "questions" / "newsqa-split.json"}
+
+
+def load_queries(dataset_dir: Path, limit: int | None = None, split: str | None = None) -> list[Query]:
     path = Path(dataset_dir) / "MultiHopRAG.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -100,7 +104,24 @@ def load_queries(dataset_dir: Path, limit: int | None = None) -> list[Query]:
     queries = [Query(d["query"], str(d.get("answer", "")), d.get("question_type", "unknown"),
                      [e["fact"] for e in d.get("evidence_list", [])],
                      [e.get("title", "") for e in d.get("evidence_list", [])]) for d in data]
+    if split and split != "all":
+        queries = [queries[i] for i in _split_indexes(Path(dataset_dir), split)]
     return queries[:limit] if limit else queries
+
+
+def _split_indexes(dataset_dir: Path, split: str) -> list[int]:
+    """Query indexes of a split: <dataset>/split.json, else the project's own split file."""
+    path = dataset_dir / "split.json"
+    if not path.exists():
+        path = SPLIT_FILES.get(dataset_dir.resolve().name, path)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"no split file for {dataset_dir} ({path}: {exc})") from exc
+    if split not in spec or not isinstance(spec[split], list):
+        names = ", ".join(k for k, v in spec.items() if isinstance(v, list))
+        raise CorpusError(f"unknown split {split!r} for {dataset_dir}; choose one of: {names}")
+    return spec[split]
 
 
 class _Result:
@@ -188,10 +209,11 @@ def prepare_index(dataset_dir: Path, settings: Settings, progress=None):
 
 
 def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None = None,
-             baseline: bool = False, progress: Callable[[str, int, int], None] | None = None) -> dict:
+             baseline: bool = False, progress: Callable[[str, int, int], None] | None = None,
+             split: str | None = None, details: list | None = None) -> dict:
     """Evaluate on a dataset; returns {"ours", "baselines", "by_type", "index"}."""
     dataset_dir = Path(dataset_dir)
-    queries = load_queries(dataset_dir, limit)
+    queries = load_queries(dataset_dir, limit, split)
     assistant, report = prepare_index(
         dataset_dir, settings, progress=(lambda d, t: progress("index", d, t)) if progress else None)
     generator = assistant.generator(settings.generator)
@@ -212,6 +234,9 @@ def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None =
         row["abstained"] = answer.abstained
         row.update(_answer_scores(q, answer))
         systems["ours"].add(q.question_type, row)
+        if details is not None:
+            details.append({"query": q.query, "type": q.question_type, "answer": answer.answer,
+                            "gold": q.answer, **{k: v for k, v in row.items() if k != "chars"}})
         if baseline:
             t0 = time.perf_counter()
             docs = naive.search_bm25(q.query, 10)
@@ -231,6 +256,7 @@ def run_eval(dataset_dir: str | Path, settings: Settings, *, limit: int | None =
         "ours": systems["ours"].summary(),
         "baselines": {name: r.summary() for name, r in systems.items() if name != "ours"},
         "by_type": {t: {name: r.summary(t) for name, r in systems.items()} for t in types},
+        "split": split or "all",
         "index": report.to_dict() | {"skipped": len(report.skipped), "warnings": len(report.warnings)},
     }
 
@@ -252,7 +278,8 @@ class NaiveBaseline:
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         articles = load_articles(self.assistant.settings.corpus_dir).articles
-        docs = [Document(a.text, metadata={"title": a.title, "source": a.source}) for a in articles]
+        docs = [Document(a.text, metadata={"title": a.title, "source": a.source, "path": a.path})
+                for a in articles]
         return splitter.split_documents(docs)
 
     def build(self, progress=None) -> None:
@@ -286,6 +313,25 @@ class NaiveBaseline:
     def search(self, query: str, k: int = 10):
         return self._store.similarity_search(query, k=k)
 
+    def answer(self, query: str, k: int = 10) -> tuple[str, str | None]:
+        """The naive chain's answer: the best two sentences of the top-k chunks by cosine
+        similarity to the question (sentences embedded at question time). Returns the answer
+        text and the file stem of the first sentence's article."""
+        from .chunking import split_sentences
+
+        docs = self.search(query, k)
+        sentences = [(doc.page_content[a:b], doc) for doc in docs
+                     for a, b in split_sentences(doc.page_content) if b - a >= 20]
+        if not sentences:
+            return "", None
+        embedder = self.assistant.embedder
+        qvec = embedder.embed([query])[0]
+        scores = embedder.embed([s for s, _ in sentences]) @ qvec
+        best = sorted(range(len(sentences)), key=lambda i: -scores[i])[:2]
+        text = " ".join(sentences[i][0] for i in best)
+        path = sentences[best[0]][1].metadata.get("path") or ""
+        return text, Path(path).stem or None
+
     def search_bm25(self, query: str, k: int = 10):
         """BM25 alone (k1=1.2, b=0.75) over the same 1000/200 chunks, text only."""
         return [self._docs[int(i)] for i, _ in self._bm25.search(query, k)]
@@ -308,4 +354,204 @@ def format_table(results: dict) -> str:
                 lines.append(f"  {metric:<12}" + "".join(
                     f"{per[n].get(metric, float('nan')):>10.3f}" if metric in per[n] else f"{'-':>10}"
                     for n in names))
+    return "\n".join(lines)
+
+
+# -- question sets of the project's own (benchmarks/questions/*/) ---------------------------
+# A question-set folder holds dataset.json (the corpus: Wikinews JSONL and plain text files)
+# and questions*.jsonl ({id, question, answers, article, style, kind, split}); see
+# benchmarks/questions/check_questions.py for the rules they were written to. The corpus is
+# written out as one plain .txt article per record, named by its article id, so a citation's
+# article path names the gold article.
+
+ANSWER_METRICS = ("answer_contains", "direct_answer_exact", "first_citation_gold",
+                  "declined_unanswerable", "declined_answerable", "p50_ms", "p95_ms")
+
+
+@dataclass
+class SetQuestion:
+    id: str
+    question: str
+    answers: list[str]
+    article: str | None
+    style: str
+    kind: str
+    split: str
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind == "answerable"
+
+
+def is_question_set(dataset_dir: Path) -> bool:
+    return (Path(dataset_dir) / "dataset.json").exists() and any(Path(dataset_dir).glob("questions*.jsonl"))
+
+
+def load_question_set(dataset_dir: Path, split: str | None = None) -> list[SetQuestion]:
+    rows = []
+    for path in sorted(Path(dataset_dir).glob("questions*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                rows.append(SetQuestion(d["id"], d["question"], list(d.get("answers") or []),
+                                        d.get("article"), d.get("style", "other"), d["kind"],
+                                        d.get("split", "test")))
+            except (ValueError, KeyError) as exc:
+                raise CorpusError(f"{path}:{n}: not a question record ({exc})") from exc
+    if split and split != "all":
+        rows = [r for r in rows if r.split == split]
+    return rows
+
+
+def write_question_set_corpus(dataset_dir: Path, corpus_dir: Path) -> int:
+    """The dataset's articles as plain .txt files named by article id (unchanged files are
+    left alone, so re-indexing is incremental). Returns the number of articles."""
+    spec = json.loads((Path(dataset_dir) / "dataset.json").read_text(encoding="utf-8"))
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    count = 0
+
+    def put(name: str, text: str) -> None:
+        nonlocal count
+        target = corpus_dir / f"{name}.txt"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+        count += 1
+
+    for entry in spec["corpus"]:
+        path = (Path(dataset_dir) / entry["path"]).resolve()
+        if not path.exists():
+            raise CorpusError(f"{path} (named by {dataset_dir}/dataset.json) is absent")
+        if entry["format"] == "wikinews-jsonl":
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                # Wikinews bodies carry no title or date: the title is the first sentence.
+                put(f"wikinews-{row['id']}", f"source: Wikinews\n{row['text']}")
+        elif entry["format"] == "text":
+            put(entry["id"], path.read_text(encoding="utf-8"))
+        else:
+            raise CorpusError(f"unknown corpus format {entry['format']!r} in {dataset_dir}/dataset.json")
+    return count
+
+
+def _norm_answer(text: str) -> str:
+    text = text.replace("**", "").lower()
+    text = re.sub(r"[’‘`]", "'", text)
+    text = re.sub(r"[“”]", '"', text)
+    text = re.sub(r"[‐‑‒–—]", "-", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _norm_exact(text: str) -> str:
+    text = _norm_answer(text).strip(" .,;:!?\"'()[]")
+    return re.sub(r"^(?:the|a|an)\s+", "", text)
+
+
+def answer_contains(answer_text: str, golds: list[str]) -> bool:
+    """A gold answer string appears in the answer text (case, quotes and spacing normalised)."""
+    text = _norm_answer(answer_text)
+    return any(_norm_answer(g) and _norm_answer(g) in text for g in golds)
+
+
+def direct_answer_exact(direct: str | None, golds: list[str]) -> bool:
+    """The direct answer equals a gold string, normalised (case, outer punctuation, articles)."""
+    return bool(direct) and any(_norm_exact(direct) == _norm_exact(g) for g in golds)
+
+
+class _AnswerResult:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, dict]] = []
+
+    def add(self, style: str, row: dict) -> None:
+        self.rows.append((style, row))
+
+    def summary(self, style: str | None = None) -> dict:
+        rows = [r for s, r in self.rows if style is None or s == style]
+        answerable = [r for r in rows if r["answerable"]]
+        negatives = [r for r in rows if not r["answerable"]]
+        out = {
+            "answer_contains": _mean(r["contains"] for r in answerable),
+            "direct_answer_exact": _mean(r["exact"] for r in answerable),
+            "first_citation_gold": _mean(r["first_gold"] for r in answerable),
+            "declined_unanswerable": _mean(r["declined"] for r in negatives),
+            "declined_answerable": _mean(r["declined"] for r in answerable),
+        }
+        lat = sorted(r["ms"] for r in rows)
+        out.update(p50_ms=_percentile(lat, 50), p95_ms=_percentile(lat, 95),
+                   answerable=len(answerable), unanswerable=len(negatives))
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def run_question_set_eval(dataset_dir: str | Path, settings: Settings, *, split: str | None = None,
+                          limit: int | None = None, baseline: bool = False,
+                          progress: Callable[[str, int, int], None] | None = None,
+                          details: list | None = None) -> dict:
+    """Answer every question of a question set; answer-level figures for ours (and naive)."""
+    from .api import Assistant
+
+    dataset_dir = Path(dataset_dir)
+    questions = load_question_set(dataset_dir, split)[:limit] if limit else load_question_set(dataset_dir, split)
+    corpus_dir = Path(settings.index_dir) / "corpus"
+    write_question_set_corpus(dataset_dir, corpus_dir)
+    assistant = Assistant(settings.replace(corpus_dir=corpus_dir))
+    report = assistant.build_index(progress=(lambda d, t: progress("index", d, t)) if progress else None)
+    paths = {aid: Path(rec.get("path", "")).stem for aid, rec in assistant.index.article_records().items()}
+    systems = {"ours": _AnswerResult()}
+    naive = None
+    if baseline:
+        systems["naive"] = _AnswerResult()
+        naive = NaiveBaseline(assistant, Path(settings.index_dir) / "naive")
+        naive.build(progress=(lambda d, t: progress("naive index", d, t)) if progress else None)
+    assistant.ask("warm up the caches")
+    for n, q in enumerate(questions, start=1):
+        t0 = time.perf_counter()
+        answer = assistant.ask(q.question)
+        ms = (time.perf_counter() - t0) * 1000
+        direct = answer.direct_answer.text if getattr(answer, "direct_answer", None) else None
+        first = paths.get(answer.citations[0].article_id) if answer.citations else None
+        row = {"answerable": q.answerable, "ms": ms, "declined": float(answer.abstained),
+               "contains": float(not answer.abstained and answer_contains(answer.answer, q.answers)),
+               "exact": float(not answer.abstained and direct_answer_exact(direct, q.answers)),
+               "first_gold": float(first is not None and first == q.article)}
+        systems["ours"].add(q.style, row)
+        if details is not None:
+            details.append({"id": q.id, "question": q.question, "answers": q.answers, "article": q.article,
+                            "kind": q.kind, "style": q.style, "answer": answer.answer, "direct": direct,
+                            "first_article": first, **row})
+        if naive is not None:
+            t0 = time.perf_counter()
+            text, first_title = naive.answer(q.question)
+            ms = (time.perf_counter() - t0) * 1000
+            first = first_title
+            systems["naive"].add(q.style, {
+                "answerable": q.answerable, "ms": ms, "declined": 0.0, "exact": 0.0,
+                "contains": float(answer_contains(text, q.answers)),
+                "first_gold": float(first is not None and first == q.article)})
+        if progress:
+            progress("questions", n, len(questions))
+    styles = sorted({q.style for q in questions})
+    return {
+        "schema": "question-set", "split": split or "all",
+        "ours": systems["ours"].summary(),
+        "baselines": {name: r.summary() for name, r in systems.items() if name != "ours"},
+        "by_style": {s: {name: r.summary(s) for name, r in systems.items()} for s in styles},
+        "index": report.to_dict() | {"skipped": len(report.skipped), "warnings": len(report.warnings)},
+    }
+
+
+def format_answer_table(results: dict) -> str:
+    systems = {"ours": results["ours"], **results.get("baselines", {})}
+    names = list(systems)
+    lines = [f"{'metric':<24}" + "".join(f"{n:>10}" for n in names)]
+    for metric in ANSWER_METRICS:
+        lines.append(f"{metric:<24}" + "".join(f"{systems[n].get(metric, float('nan')):>10.3f}" for n in names))
+    ours = results["ours"]
+    lines.append(f"({ours['answerable']} answerable, {ours['unanswerable']} unanswerable or near-miss; "
+                 f"split {results.get('split')})")
+    for style, per in results.get("by_style", {}).items():
+        lines.append(f"\n{style} ({per['ours']['answerable']} answerable, {per['ours']['unanswerable']} not)")
+        for metric in ("answer_contains", "direct_answer_exact", "first_citation_gold",
+                       "declined_unanswerable", "declined_answerable"):
+            lines.append(f"  {metric:<22}" + "".join(f"{per[n].get(metric, float('nan')):>10.3f}" for n in names))
     return "\n".join(lines)

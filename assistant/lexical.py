@@ -63,6 +63,13 @@ def tokenize(text: str) -> list[str]:
     return [_stem(t) for t in _TOKEN_RE.findall(text.lower()) if t not in STOP_WORDS]
 
 
+def term_alternatives(term: str) -> list[set[str]]:
+    """Other ways an article may hold a (tokenized) question term: an acronym's expansion,
+    as a set of tokens that must all be present ("ai" -> {"artifici", "intellig"})."""
+    expansion = EXPANSIONS.get(term)
+    return [set(tokenize(expansion))] if expansion else []
+
+
 def query_terms(text: str) -> list[str]:
     """The tokens of a question, with news acronyms expanded."""
     words = _TOKEN_RE.findall(text.lower())
@@ -154,6 +161,14 @@ class LexicalIndex:
             nonzero = nonzero[np.argpartition(-scores[nonzero], k)[:k]]
         order = nonzero[np.argsort(-scores[nonzero], kind="stable")]
         return [(ids[i], float(scores[i])) for i in order]
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each (already tokenized) term; a term no chunk
+        holds gets the IDF of a term held by a single chunk (the rarest there is)."""
+        ids, _, idf = self._matrix or self._build()
+        n = len(ids)
+        unseen = float(np.log(1 + (n - 1 + 0.5) / 1.5)) if n else 1.0
+        return {t: float(idf[self.vocab[t]]) if t in self.vocab else unseen for t in terms}
 
     def coverage(self, query: str, chunk_ids: Iterable[str]) -> dict[str, float]:
         """How much of the question's term weight (IDF) each chunk holds, 0..1: the mean of

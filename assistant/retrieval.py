@@ -27,6 +27,7 @@ import numpy as np
 
 from .config import Settings
 from .index import Index, StoredChunk
+from .questions import QuestionAnalysis, analyze
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
@@ -97,38 +98,6 @@ class QueryAnalysis:
     outlets: list[str] = field(default_factory=list)
     date_from: str | None = None
     date_to: str | None = None
-    unknown_outlets: list[str] = field(default_factory=list)  # named as a source, not indexed
-
-
-_NAME = r"((?:[A-Z][\w&.'’-]*|of|&|and)(?:\s+(?:[A-Z][\w&.'’-]*|of|&|and)){0,4})"
-_KIND = r"(?:article|report|piece|story|coverage|post|reporting|interview|op-ed|column)s?"
-_SOURCE_PATTERNS = [
-    re.compile(_KIND + r"\s+(?:from|by|in|of|published by|published in)\s+(?:the\s+)?['\"“]?" + _NAME),
-    re.compile(r"(?:^|[\s(,])(?:an?|the|this|that|one|another)\s+['\"“]?" + _NAME + r"['\"”]?(?:'s|’s)?\s+" + _KIND),
-    re.compile(r"(?:another|one|and)\s+(?:by|from|in)\s+(?:the\s+)?['\"“]?" + _NAME),
-    re.compile(r"(?:reported|published|covered|discussed|mentioned|provided|presented|highlighted|noted|introduced)\s+(?:by|in)\s+(?:the\s+)?['\"“]?" + _NAME),
-]
-_NOT_OUTLETS = {"i", "a", "an", "the", "in", "on", "of", "and", "both", "each", "these", "which",
-                "what", "who", "how", "did", "does", "is", "was", "according", "considering",
-                *(m.lower() for m in calendar.month_name if m)}
-
-
-def _norm_outlet(name: str) -> str:
-    name = re.sub(r"['’]s$", "", name.strip().strip("'\"“”’"))
-    name = re.sub(r"^the\s+", "", name, flags=re.IGNORECASE)
-    return re.sub(r"\s+", " ", name).strip(" .,").lower()
-
-
-def source_mentions(question: str) -> list[str]:
-    """Names the question presents as sources ("an article by X", "a Y report")."""
-    found = []
-    for pattern in _SOURCE_PATTERNS:
-        for m in pattern.finditer(question):
-            name = re.sub(r"\s+(?:of|&|and)$", "", m.group(1).strip())
-            name = re.sub(r"['’]s$", "", name)
-            if name and _norm_outlet(name) not in _NOT_OUTLETS and name[0].isupper():
-                found.append(name)
-    return found
 
 
 @dataclass
@@ -160,10 +129,13 @@ class Retrieval:
     passages: list[Passage]
     analysis: QueryAnalysis
     question_vector: np.ndarray
+    # What the question asks for (questions.analyze) and the IDF of its focus terms.
+    asks: "QuestionAnalysis | None" = None
+    term_weights: dict[str, float] = field(default_factory=dict)
 
 
 def analyze_question(question: str, outlets: list[str], today: dt.date | None = None) -> QueryAnalysis:
-    """Outlets and dates named in the question."""
+    """Outlets (only those of the index's own outlet list) and dates named in the question."""
     result = QueryAnalysis()
     lowered = question.lower()
     for outlet in outlets:
@@ -173,14 +145,6 @@ def analyze_question(question: str, outlets: list[str], today: dt.date | None = 
             if len(bare) >= 3 and re.search(r"(?<!\w)" + re.escape(bare) + r"(?!\w)", lowered):
                 result.outlets.append(outlet)
                 break
-    known = [_norm_outlet(o) for o in outlets]
-    for name in source_mentions(question):
-        norm = _norm_outlet(name)
-        if not norm or any(k == norm or k.startswith(norm + " ") or norm.startswith(k + " ") or
-                           (len(norm) >= 4 and norm in k) for k in known):
-            continue
-        if name not in result.unknown_outlets:
-            result.unknown_outlets.append(name)
     default_year = (today or dt.date.today()).year
     years = [int(y) for y in re.findall(r"\b(19\d{2}|20\d{2})\b", question)]
     for m in _ISO_RE.finditer(question):
@@ -284,7 +248,9 @@ class Retriever:
         passages.sort(key=lambda p: p.score, reverse=True)
         chosen = _cap_per_article(passages, s.per_article_cap, k)
         chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
-        return Retrieval(question, chosen, analysis, qvec)
+        asks = analyze(question)
+        weights = self.index.lexical().idf(asks.focus)
+        return Retrieval(question, chosen, analysis, qvec, asks, weights)
 
     def _score_sentences(self, passages: list[Passage], qvec: np.ndarray) -> None:
         # Sentence vectors were computed at index time in the chunk's own forward pass, so

@@ -77,8 +77,10 @@ def _link(url: str | None, label: str = "open article ↗") -> str:
             f"rel=\"noopener noreferrer nofollow\">{label}</a>")
 
 
-def _highlight(passage: str, spans: list[tuple[int, int]]) -> str:
-    """The passage escaped, with the given character spans wrapped in <mark>."""
+def _highlight(passage: str, spans: list[tuple[int, int]],
+               strong: tuple[int, int] | None = None) -> str:
+    """The passage escaped, with the given character spans wrapped in <mark> and the direct
+    answer's span (``strong``, inside one of them) in <strong class='direct-answer'>."""
     merged: list[list[int]] = []
     for a, b in sorted((max(0, a), min(len(passage), b)) for a, b in spans):
         if a >= b:
@@ -90,7 +92,12 @@ def _highlight(passage: str, spans: list[tuple[int, int]]) -> str:
     out, pos = [], 0
     for a, b in merged:
         out.append(_esc(passage[pos:a]))
-        out.append("<mark>" + _esc(passage[a:b]) + "</mark>")
+        if strong and a <= strong[0] < strong[1] <= b:
+            inner = (_esc(passage[a:strong[0]]) + "<strong class='direct-answer'>"
+                     + _esc(passage[strong[0]:strong[1]]) + "</strong>" + _esc(passage[strong[1]:b]))
+        else:
+            inner = _esc(passage[a:b])
+        out.append("<mark>" + inner + "</mark>")
         pos = b
     out.append(_esc(passage[pos:]))
     return "".join(out)
@@ -98,7 +105,7 @@ def _highlight(passage: str, spans: list[tuple[int, int]]) -> str:
 
 def _cited_spans(answer: Answer, c: Citation) -> list[tuple[int, int]]:
     """Every span of passage c that an answer sentence citing [c.n] quotes."""
-    spans = [tuple(c.span)]
+    spans = [tuple(c.span)] + [tuple(s) for s in (c.spans or [])]
     for sentence in answer.sentences:
         if c.n in sentence.citations and sentence.text:
             at = c.passage.find(sentence.text.strip())
@@ -116,19 +123,23 @@ def _meta_line(c: Citation) -> str:
     return " · ".join(parts)
 
 
-def _card(c: Citation, spans: list[tuple[int, int]], numbered: bool = True) -> str:
+def _card(c: Citation, spans: list[tuple[int, int]], numbered: bool = True,
+          strong: tuple[int, int] | None = None) -> str:
     number = f"<span class='source-n'>[{int(c.n)}]</span> " if numbered else ""
     return (f"<div class='source-card'><div class='source-head'>{number}"
             f"<span class='source-title'>{_esc(c.title or 'untitled')}</span></div>"
             f"<div class='source-meta'>{_meta_line(c)}</div>"
-            f"<div class='source-passage'>{_highlight(c.passage, spans)}</div></div>")
+            f"<div class='source-passage'>{_highlight(c.passage, spans, strong)}</div></div>")
 
 
 def render_sources(answer: Answer) -> str:
     """Source cards for the passages the answer cites, numbered like its [n] markers."""
     if not answer.citations:
         return ""
-    cards = "".join(_card(c, _cited_spans(answer, c)) for c in answer.citations)
+    direct = answer.direct_answer
+    cards = "".join(_card(c, _cited_spans(answer, c),
+                          strong=tuple(direct.span) if direct and direct.n == c.n else None)
+                    for c in answer.citations)
     return f"<div class='sources'>{cards}</div>"
 
 
@@ -166,8 +177,13 @@ def render_answer(answer: Answer) -> str:
         note = (f"<div class='note'>The {_esc(answer.generator)} generator was unavailable "
                 f"({_esc(answer.fallback_reason)}); this is the extractive answer.</div>")
     cls = "answer-text abstained" if answer.abstained else "answer-text"
+    text = _answer_text(answer.answer)
+    if answer.direct_answer:
+        # The direct answer leads as **text**: shown bold (the text is escaped already).
+        bold = _esc(f"**{answer.direct_answer.text}**")
+        text = text.replace(bold, f"<strong class='direct-answer'>{_esc(answer.direct_answer.text)}</strong>", 1)
     return (f"<div class='answer'>{_searched(answer.searched_for)}{note}"
-            f"<div class='{cls}'>{_answer_text(answer.answer)}</div>"
+            f"<div class='{cls}'>{text}</div>"
             f"{render_sources(answer)}{render_other_passages(answer)}</div>")
 
 
@@ -320,6 +336,8 @@ CSS = """
 .source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 0.15em 0 0.35em; }
 .source-passage { font-size: 0.9em; line-height: 1.45; }
 .source-passage mark { background: #fff3a3; color: #1f2937; padding: 0 2px; border-radius: 2px; }
+.direct-answer { font-weight: 700; }
+.source-passage mark strong.direct-answer { background: #fde047; }
 details.other-passages summary { cursor: pointer; font-size: 0.9em; color: var(--body-text-color-subdued); }
 details.other-passages .source-card { border-left-color: var(--border-color-primary); }
 table.stats th { text-align: left; padding-right: 1em; white-space: nowrap; }

@@ -1,0 +1,243 @@
+"""Which retrieved sentence answers the question, and the answer inside it.
+
+Every sentence of the retrieved passages is scored with four features:
+
+- ``sim``: cosine similarity of its in-context vector to the question (from retrieval);
+- ``focus``: the share of the question's focus terms it holds, weighted by IDF (a term no
+  article holds weighs as much as the rarest term there is);
+- ``typed``: it holds an entity of the expected answer type that the question does not
+  already name ("how much" → a MONEY entity), weighted by how close it stands to the focus
+  terms; for "why" questions, a reason clause (because, due to, as a result of …);
+- ``rank``: its passage's retrieval score relative to the best passage.
+
+``score = w_sim·sim + w_focus·focus + w_typed·typed + w_rank·rank``. Candidate answers are
+the typed entities of the best sentences, ranked by their sentence's score, how close they
+stand to the focus terms, how many passages carry the same answer, and how well their label
+fits the question. ``support`` says whether the passages answer the question at all: the
+best mean of a sentence's focus share and its article's (passages of the same article seen
+together), which the answer step compares with its abstention threshold. Weights and
+thresholds live in ``Weights``; they were chosen on the dev split of the project's own
+question set (benchmarks/questions/), never on the split that is reported.
+
+Entities come from the index (``annotations["entities"]``, computed once per chunk at index
+time); for chunks indexed without them, the entity recogniser runs on the passage and the
+result is cached per chunk. Left out: answers that are not entities (free noun phrases),
+multi-sentence answers, and arithmetic over several facts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from .lexical import term_alternatives, tokenize
+from .questions import REASON, QuestionAnalysis
+
+__all__ = ["Weights", "ScoredSentence", "Candidate", "Evidence", "weigh_evidence", "passage_entities"]
+
+log = logging.getLogger(__name__)
+
+# How well each label answers a question that expects several (first = best fit).
+_LABEL_FIT_DECAY = 0.85
+_WORD_RE = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
+# Reason markers, strongest first; the clause after the marker is the candidate answer.
+_REASON_RE = re.compile(
+    r"\b(because of|because|due to|as a result of|owing to|caused by|in protest (?:at|against|over)|"
+    r"in order to|so that|in response to|citing|blamed|blaming|after|following|amid)\b\s+"
+    r"(.+?)(?=[,;:.!?]|\s+for\b|$)",
+    re.IGNORECASE)
+# "due to run in September" is a schedule, not a cause: "due to" before a verb is skipped.
+_SCHEDULE_RE = re.compile(r"^(?:be|run|start|open|begin|take|arrive|close|finish|end|go|come|"
+                          r"meet|vote|leave|return|launch|hold|appear|complete|visit|sign|play|"
+                          r"resume|retire|expire|stand)\b", re.IGNORECASE)
+_STRONG_REASONS = {"because of", "because", "due to", "as a result of", "owing to", "caused by",
+                   "in order to", "so that", "in response to", "citing", "blamed", "blaming"}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Scoring weights and thresholds (chosen on the dev split; see module docstring)."""
+
+    sim: float = 1.0
+    focus: float = 1.0
+    typed: float = 0.5
+    rank: float = 0.5
+    proximity: float = 0.3
+    support: float = 0.2
+    # Decline when the best evidence (mean of sentence and article focus share) is below this.
+    abstain_support: float = 0.0
+    # Decline a typed question when no typed candidate stands in a sentence whose focus share
+    # reaches this (the question names something the archive has, but not the fact asked).
+    abstain_typed_focus: float = 0.0
+
+
+@dataclass
+class Candidate:
+    text: str
+    label: str
+    passage: int  # index into retrieval.passages
+    start: int  # offsets inside the passage text
+    end: int
+    score: float = 0.0
+
+
+@dataclass
+class ScoredSentence:
+    passage: int
+    start: int
+    end: int
+    text: str
+    sim: float
+    focus: float
+    rank: float
+    candidates: list[Candidate] = field(default_factory=list)
+    typed: float = 0.0
+    score: float = 0.0
+    vector: object = None
+
+
+@dataclass
+class Evidence:
+    sentences: list[ScoredSentence]  # best first
+    candidates: list[Candidate]  # best first
+    support: float  # 0..1: how much of the question's focus the best evidence holds
+    typed_support: float  # best focus share of a sentence holding a typed candidate
+
+
+_CACHE: OrderedDict[str, list] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4096
+
+
+def passage_entities(passages) -> list[list[tuple[int, int, str]]]:
+    """Entity spans of each passage: from the index when stored, else recognised now."""
+    out: list[list | None] = []
+    missing: list[int] = []
+    for i, p in enumerate(passages):
+        stored = (getattr(p.chunk, "annotations", None) or {}).get("entities")
+        if stored is not None:
+            out.append([tuple(e) for e in stored])
+            continue
+        with _CACHE_LOCK:
+            cached = _CACHE.get(p.chunk.id)
+            if cached is not None:
+                _CACHE.move_to_end(p.chunk.id)
+        out.append(cached)
+        if cached is None:
+            missing.append(i)
+    if missing:
+        from .nlp import entities
+
+        found = entities([passages[i].text for i in missing])
+        with _CACHE_LOCK:
+            for i, ents in zip(missing, found):
+                out[i] = ents
+                _CACHE[passages[i].chunk.id] = ents
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return out  # type: ignore[return-value]
+
+
+def _words(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group(0)) for m in _WORD_RE.finditer(text)]
+
+
+def _in_question(text: str, question: QuestionAnalysis) -> bool:
+    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
+    return bool(words) and all(w in question.words for w in words)
+
+
+def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
+                   weights: Weights, min_chars: int = 20) -> Evidence:
+    """Score every sentence of the passages and the typed candidates inside them."""
+    focus = [t for t in question.focus]
+    total = sum(idf.get(t, 0.0) for t in focus) or 1.0
+    best_passage = max((p.score for p in passages), default=1.0) or 1.0
+    ents = passage_entities(passages) if question.typed else [[] for _ in passages]
+    fit = {label: _LABEL_FIT_DECAY ** i for i, label in enumerate(question.answer_types)}
+    wanted = set(focus) | {t for term in focus for alt in term_alternatives(term) for t in alt}
+    # The focus terms an article holds across its retrieved passages (title included).
+    article_terms: dict[str, set[str]] = {}
+    for p in passages:
+        article_terms.setdefault(p.chunk.article_id, set(tokenize(p.chunk.title))).update(tokenize(p.text))
+    sentences: list[ScoredSentence] = []
+    for i, p in enumerate(passages):
+        rank = p.score / best_passage
+        for s in p.sentences:
+            if s.end - s.start < min_chars:
+                continue
+            text = p.text[s.start:s.end]
+            words = _words(text)
+            stems = [tokenize(w)[:1] for _, _, w in words]
+            held = {st[0] for st in stems if st}
+            share = _share(focus, held, idf) / total
+            sent = ScoredSentence(i, s.start, s.end, text, s.score, share, rank, vector=s.vector)
+            focus_at = [k for k, st in enumerate(stems) if st and st[0] in wanted]
+            if question.typed:
+                for a, b, label in ents[i]:
+                    if a < s.start or b > s.end or label not in fit:
+                        continue
+                    cand_text = p.text[a:b]
+                    if _in_question(cand_text, question):
+                        continue
+                    sent.candidates.append(Candidate(cand_text, label, i, a, b,
+                                                     fit[label] * _proximity(words, focus_at, a - s.start)))
+            elif question.answer_types == (REASON,):
+                for m in _REASON_RE.finditer(text):
+                    if m.group(1).lower() == "due to" and _SCHEDULE_RE.match(m.group(2)):
+                        continue
+                    strength = 1.0 if m.group(1).lower() in _STRONG_REASONS else 0.6
+                    sent.candidates.append(Candidate(m.group(2).strip(), REASON, i, s.start + m.start(2),
+                                                     s.start + m.start(2) + len(m.group(2).strip()),
+                                                     strength * _proximity(words, focus_at, m.start())))
+            sent.typed = max((c.score for c in sent.candidates), default=0.0)
+            sent.score = (weights.sim * sent.sim + weights.focus * sent.focus
+                          + weights.typed * sent.typed + weights.rank * rank)
+            sentences.append(sent)
+    sentences.sort(key=lambda s: -s.score)
+    candidates = _rank_candidates(sentences, passages, weights)
+    support = 0.0
+    for sent in sentences:
+        held = article_terms.get(passages[sent.passage].chunk.article_id, set())
+        article_share = _share(focus, held, idf) / total
+        support = max(support, (sent.focus + article_share) / 2)
+    typed_support = max((s.focus for s in sentences if s.candidates), default=0.0)
+    return Evidence(sentences, candidates, support if focus else 1.0, typed_support if focus else 1.0)
+
+
+def _share(focus: list[str], held: set[str], idf: dict[str, float]) -> float:
+    """The IDF weight of the focus terms held (an acronym counts when its expansion is)."""
+    return sum(idf.get(t, 0.0) for t in set(focus)
+               if t in held or any(alt <= held for alt in term_alternatives(t)))
+
+
+def _proximity(words, focus_at: list[int], offset: int) -> float:
+    """1 beside a focus term, falling with the number of words in between."""
+    if not focus_at:
+        return 0.5
+    at = next((k for k, (a, b, _) in enumerate(words) if b > offset), len(words))
+    distance = min(abs(at - k) for k in focus_at)
+    return 1.0 / (1.0 + distance / 4.0)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"^(?:the|a|an)\s+", "", text.lower())).strip(" .,;:'\"")
+
+
+def _rank_candidates(sentences: list[ScoredSentence], passages, weights: Weights) -> list[Candidate]:
+    """Typed candidates of the best sentences, best first, one per distinct answer."""
+    texts = [p.text.lower() for p in passages]
+    best: dict[str, Candidate] = {}
+    for sent in sentences[:8]:
+        for c in sent.candidates:
+            key = _norm(c.text)
+            if not key:
+                continue
+            support = min(sum(1 for t in texts if key in t) - 1, 2) / 2
+            score = sent.score + weights.proximity * c.score + weights.support * max(support, 0.0)
+            if key not in best or score > best[key].score:
+                best[key] = Candidate(c.text, c.label, c.passage, c.start, c.end, score)
+    return sorted(best.values(), key=lambda c: -c.score)

@@ -1,0 +1,91 @@
+"""The answer step's sentence scoring and typed candidates, on passages written here
+(entities from the real spaCy recogniser, similarities given: exact-number unit tests)."""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from assistant.candidates import Weights, weigh_evidence
+from assistant.chunking import split_sentences
+from assistant.questions import analyze
+from assistant.retrieval import Passage, Sentence
+
+TRAM = ("Riverton's city council voted 31 to 9 on Tuesday to build the city's first tram line. "
+        "The line will have 22 stops and is expected to carry 40,000 passengers a day. "
+        "The project is budgeted at €412 million, of which the national transport fund will cover 60 percent. "
+        "Construction starts next spring and the first trams are due to run in September 2028.")
+
+
+@dataclass
+class FakeChunk:
+    id: str
+    article_id: str
+    text: str
+    title: str = ""
+    start: int = 0
+    end: int = 0
+    annotations: dict = field(default_factory=dict)
+
+
+def passage(text: str, sims: list[float] | None = None, pid: str = "a", score: float = 1.0) -> Passage:
+    spans = split_sentences(text)
+    sims = sims or [0.5] * len(spans)
+    chunk = FakeChunk(f"{pid}-0", pid, text, end=len(text))
+    return Passage(chunk, score, [Sentence(a, b, s) for (a, b), s in zip(spans, sims)])
+
+
+def idf_of(asks, value: float = 1.0) -> dict:
+    return {t: value for t in asks.focus}
+
+
+def test_weigh_evidence_how_much_picks_the_money_sentence_over_similar_ones():
+    asks = analyze("How much will the Riverton tram line cost?")
+    # The vote sentence is the most similar to the question; the budget sentence answers it.
+    p = passage(TRAM, sims=[0.6, 0.4, 0.35, 0.3])
+    evidence = weigh_evidence(asks, [p], idf_of(asks), Weights())
+    best = evidence.candidates[0]
+    assert best.text == "€412 million"
+    assert "budgeted" in p.text[:best.start].rsplit(".", 1)[-1]
+
+
+def test_weigh_evidence_candidate_named_in_question_is_not_an_answer():
+    asks = analyze("How many stops will the tram line with 40,000 passengers have?")
+    evidence = weigh_evidence(asks, [passage(TRAM)], idf_of(asks), Weights())
+    assert all(c.text != "40,000" for c in evidence.candidates)
+    assert evidence.candidates[0].text == "22"
+
+
+def test_weigh_evidence_why_question_finds_reason_clause_not_schedule():
+    text = ("The first trams are due to run in September 2028. "
+            "Nurses' unions blamed staff shortages for the delays. "
+            "The hospital closed a ward because of a norovirus outbreak.")
+    asks = analyze("Why did the hospital close a ward?")
+    evidence = weigh_evidence(asks, [passage(text)], idf_of(asks), Weights())
+    texts = [c.text for c in evidence.candidates]
+    assert "a norovirus outbreak" in texts and not any("run in" in t for t in texts)
+    assert evidence.candidates[0].text == "a norovirus outbreak"
+
+
+def test_weigh_evidence_focus_share_weights_terms_by_idf():
+    asks = analyze("tram budget Riverton")
+    p = passage("Riverton opened a library. The tram is late.", sims=[0.5, 0.5])
+    idf = {t: (3.0 if t == "riverton" else 1.0) for t in asks.focus}
+    evidence = weigh_evidence(asks, [p], idf, Weights())
+    shares = sorted(round(s.focus, 3) for s in evidence.sentences)
+    total = sum(idf.values())
+    assert shares == sorted([round(3.0 / total, 3), round(1.0 / total, 3)])
+
+
+def test_weigh_evidence_acronym_counts_when_its_expansion_is_present():
+    asks = analyze("AI law drafts")
+    p = passage("The Majilis is working on the drafts of the law on artificial intelligence.")
+    evidence = weigh_evidence(asks, [p], idf_of(asks), Weights())
+    assert evidence.sentences[0].focus == pytest.approx(1.0)
+
+
+def test_weigh_evidence_unrelated_passages_give_low_support():
+    asks = analyze("How many people died in the Grenfell Tower fire in London?")
+    p = passage("A fire at Millbank Tower in London injured two workers on Monday.")
+    idf = {t: (8.0 if t == "grenfel" else 2.0) for t in asks.focus}
+    evidence = weigh_evidence(asks, [p], idf, Weights())
+    assert evidence.support < 0.6
