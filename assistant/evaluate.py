@@ -258,11 +258,11 @@ class NaiveBaseline:
     def build(self, progress=None) -> None:
         from langchain_chroma import Chroma
 
-        from .lexical import LexicalIndex
+        from .lexical import MemoryBM25
 
         docs = self._documents()
         self._docs = docs
-        self._bm25 = LexicalIndex()
+        self._bm25 = MemoryBM25()
         self._bm25.add((str(i), d.page_content) for i, d in enumerate(docs))
         self._store = Chroma(collection_name="naive", persist_directory=str(self.folder),
                              embedding_function=self.assistant.embedder.as_langchain(),
