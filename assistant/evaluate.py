@@ -285,11 +285,11 @@ class NaiveBaseline:
     def build(self, progress=None) -> None:
         from langchain_chroma import Chroma
 
-        from .lexical import LexicalIndex
+        from .lexical import MemoryBM25
 
         docs = self._documents()
         self._docs = docs
-        self._bm25 = LexicalIndex()
+        self._bm25 = MemoryBM25()
         self._bm25.add((str(i), d.page_content) for i, d in enumerate(docs))
         self._store = Chroma(collection_name="naive", persist_directory=str(self.folder),
                              embedding_function=self.assistant.embedder.as_langchain(),
@@ -496,7 +496,7 @@ def run_question_set_eval(dataset_dir: str | Path, settings: Settings, *, split:
     write_question_set_corpus(dataset_dir, corpus_dir)
     assistant = Assistant(settings.replace(corpus_dir=corpus_dir))
     report = assistant.build_index(progress=(lambda d, t: progress("index", d, t)) if progress else None)
-    paths = {aid: Path(rec.get("path", "")).stem for aid, rec in assistant.index.article_records().items()}
+    paths = {aid: Path(rec.get("path", "")).stem for aid, rec in assistant.store.committed().items()}
     systems = {"ours": _AnswerResult()}
     naive = None
     if baseline:

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import Settings
-from .index import Index, StoredChunk
 from .questions import QuestionAnalysis, analyze
+from .search import Searcher
+from .store import StoredChunk
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
@@ -194,31 +195,26 @@ def rrf(rankings: list[list[str]], weights: list[float] | None = None, k: int = 
 
 
 class Retriever:
-    """Hybrid retrieval over an Index (configuration in Settings, per-call overrides)."""
+    """Hybrid retrieval over a store's snapshots (configuration in Settings, per-call overrides)."""
 
-    def __init__(self, index: Index, embedder, settings: Settings):
-        self.index = index
+    def __init__(self, searcher: Searcher, embedder, settings: Settings):
+        self.searcher = searcher
         self.embedder = embedder
         self.settings = settings
-        self._outlets: list[str] | None = None
-        self._outlets_gen = None
 
     def outlets(self) -> list[str]:
-        gen = self.index.generation()
-        if self._outlets is None or gen != self._outlets_gen:
-            self._outlets = list(self.index.stats().outlets)
-            self._outlets_gen = gen
-        return self._outlets
+        return self.searcher.snapshot().outlets
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
         s = self.settings
         k = k or s.k
         filters = filters or Filters()
-        analysis = analyze_question(question, self.outlets())
+        snap = self.searcher.snapshot()  # one consistent state of the index for this question
+        analysis = analyze_question(question, snap.outlets)
         qvec = self.embedder.embed([question])[0]
         n_cand = max(s.candidates, 2 * k)
-        dense = self.index.dense_search(qvec, n_cand, where=filters.where())
-        lexical = self.index.lexical().search(question, n_cand * (3 if filters.where() else 1))
+        dense = snap.dense(qvec, n_cand, where=filters.where())
+        lexical = snap.lexical(question, n_cand * (3 if filters.where() else 1))
         fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]],
                     [s.dense_weight, s.bm25_weight], k=s.rrf_k)
         # Make sure each named outlet is represented among the candidates.
@@ -226,18 +222,18 @@ class Retriever:
             if filters.outlets and outlet not in filters.outlets:
                 continue
             where = {"source": outlet} if not filters.where() else {"$and": [filters.where(), {"source": outlet}]}
-            hits = self.index.dense_search(qvec, s.outlet_candidates, where=where)
+            hits = snap.dense(qvec, s.outlet_candidates, where=where)
             for rank, (cid, _) in enumerate(hits, start=1):
                 fused[cid] = fused.get(cid, 0.0) + s.dense_weight / (s.rrf_k + rank)
         top = sorted(fused, key=fused.get, reverse=True)[: n_cand]
-        chunks = self.index.fetch(top)
+        chunks = snap.fetch(top)
         candidates = [c for c in (chunks.get(i) for i in top) if c is not None and filters.admits(c)]
         # Rescore the best fused candidates at sentence level (one embedding batch).
         pool = candidates[: max(2 * k, 20)]
         max_fused = max((fused[c.id] for c in pool), default=1.0)
         passages = [Passage(c, fused[c.id] / max_fused) for c in pool]
         self._score_sentences(passages, qvec)
-        coverage = self.index.lexical().coverage(question, [p.chunk.id for p in passages])
+        coverage = snap.coverage(question, [p.chunk for p in passages])
         for p in passages:
             p.score += s.rescore_weight * p.best_sentence + s.coverage_weight * coverage[p.chunk.id]
             if p.chunk.source in analysis.outlets:
@@ -249,7 +245,7 @@ class Retriever:
         chosen = _cap_per_article(passages, s.per_article_cap, k)
         chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
         asks = analyze(question)
-        weights = self.index.lexical().idf(asks.focus)
+        weights = snap.idf(asks.focus)
         return Retrieval(question, chosen, analysis, qvec, asks, weights)
 
     def _score_sentences(self, passages: list[Passage], qvec: np.ndarray) -> None:

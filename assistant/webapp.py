@@ -579,11 +579,29 @@ def launch(assistant: Assistant, *, host: str | None = None, port: int | None = 
     auth = parse_auth(settings.auth)
     demo = build_app(assistant, report=report)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=256)
-    demo.launch(server_name=host or settings.host, server_port=port or settings.port,
-                share=False, auth=auth, auth_message="Log in to the news archive assistant.",
-                prevent_thread_lock=not block, quiet=(not block) if quiet is None else quiet,
-                ssr_mode=False, mcp_server=False, max_file_size=settings.max_upload_bytes,
-                theme=gr.themes.Soft(**THEME_FONTS), css=CSS, footer_links=["api"])
+    # The serving app is its embedded index's only writer (store.py): `assistant index`
+    # beside it is refused with this URL and pid.
+    release = assistant.store.hold_writer(f"http://{host or settings.host}:{port or settings.port}")
+    try:
+        demo.launch(server_name=host or settings.host, server_port=port or settings.port,
+                    share=False, auth=auth, auth_message="Log in to the news archive assistant.",
+                    prevent_thread_lock=not block, quiet=(not block) if quiet is None else quiet,
+                    ssr_mode=False, mcp_server=False, max_file_size=settings.max_upload_bytes,
+                    theme=gr.themes.Soft(**THEME_FONTS), css=CSS, footer_links=["api"])
+    except BaseException:
+        release()
+        raise
+    close = demo.close
+
+    def close_and_release(*args, **kwargs):
+        try:
+            return close(*args, **kwargs)
+        finally:
+            release()
+
+    demo.close = close_and_release
+    if block:
+        release()
     return demo
 
 

@@ -347,15 +347,21 @@ class ReplicaEmbedder:
         return np.asarray(out_t, dtype=np.float32), out_s
 
 
-def install_embedder(assistant, wrapper, inner=None) -> None:
-    """Put wrapper wherever the assistant holds its embedder (assistant, index, retriever)."""
-    inner = inner or assistant.embedder
-    for obj in (assistant, getattr(assistant, "index", None), getattr(assistant, "retriever", None)):
-        if obj is None:
-            continue
-        for attr, value in list(vars(obj).items()):
-            if value is inner:
-                setattr(obj, attr, wrapper)
+def real_embedder(settings):
+    """The packaged model as the assistant would load it (loaded once per process)."""
+    from assistant.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.model_path(), settings.embed_batch_size)
+
+
+def wrapped_assistant(settings, make_wrapper):
+    """(Assistant, wrapper, inner): the assistant built over make_wrapper(real embedder),
+    passed in through the Embedder seam (``Assistant(embedder=...)``)."""
+    from assistant import Assistant
+
+    inner = real_embedder(settings)
+    wrapper = make_wrapper(inner)
+    return Assistant(settings, embedder=wrapper), wrapper, inner
 
 
 # -- indexes shared between benchmarks ----------------------------------------------------
@@ -368,9 +374,7 @@ def newsqa_index(limit: int | None = None, quiet: bool = False):
     corpus, index = WORK / name / "corpus", WORK / name / "index"
     write_newsqa_files(corpus, limit)
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
-    assistant = Assistant(settings)
-    emb = ReplicaEmbedder(assistant.embedder)
-    install_embedder(assistant, emb)
+    assistant, emb, _ = wrapped_assistant(settings, ReplicaEmbedder)
     t0 = time.perf_counter()
     report = assistant.build_index()
     emb.cache.save()
@@ -435,9 +439,7 @@ def scale_index(target_chunks: int, quiet: bool = False):
                          key=lambda p: int(p.name[6:]))
         if smaller:
             shutil.copytree(smaller[-1] / "index", index)
-    assistant = Assistant(settings)
-    emb = ReplicaEmbedder(assistant.embedder)
-    install_embedder(assistant, emb)
+    assistant, emb, _ = wrapped_assistant(settings, ReplicaEmbedder)
     t0 = time.perf_counter()
     report = assistant.build_index()
     emb.cache.save()

@@ -93,7 +93,7 @@ a = Assistant(Settings.from_env(corpus_dir=sys.argv[1], index_dir=sys.argv[2]))
 t.append(time.perf_counter())
 a.embedder.model
 t.append(time.perf_counter())
-a.index.lexical()
+a.searcher.snapshot()
 t.append(time.perf_counter())
 a.ask(sys.argv[3])
 t.append(time.perf_counter())

@@ -70,7 +70,7 @@ def model_flops_per_token(model, mean_len: float) -> dict:
 
 def run_dataset(name: str, limit: int | None, settings_base, model, batch_size: int, rounds: int):
     from assistant import Assistant
-    from _common import RecordingEmbedder, VectorCache, install_embedder
+    from _common import RecordingEmbedder, VectorCache, real_embedder
 
     corpus = prepare_corpus(name, limit)
     best = None
@@ -79,11 +79,12 @@ def run_dataset(name: str, limit: int | None, settings_base, model, batch_size: 
         index = WORK / "index-bench" / name / f"index-{r}"
         if index.exists():
             shutil.rmtree(index)
-        assistant = Assistant(settings_base.replace(corpus_dir=corpus, index_dir=index))
+        settings = settings_base.replace(corpus_dir=corpus, index_dir=index)
+        inner = real_embedder(settings)
         # The real vectors computed here are kept for the other benchmarks' indexes.
-        cache = VectorCache.for_embedder(assistant.embedder)
-        rec = RecordingEmbedder(assistant.embedder, cache)
-        install_embedder(assistant, rec)
+        cache = VectorCache.for_embedder(inner)
+        rec = RecordingEmbedder(inner, cache)
+        assistant = Assistant(settings, embedder=rec)
         c0, t0 = cpu_seconds(), time.perf_counter()
         report = assistant.build_index()
         pipe_wall, pipe_cpu = time.perf_counter() - t0, cpu_seconds() - c0

@@ -22,7 +22,7 @@ import argparse
 import time
 
 from _common import (BENCH, NEWSQA, WIKINEWS, WORK, RecordingEmbedder, fit_exponent, fmt,
-                     install_embedder, newsqa_index, percentile, questions, record,
+                     wrapped_assistant, newsqa_index, percentile, questions, record,
                      require_datasets, scale_index, table)
 
 
@@ -42,7 +42,7 @@ def naive_store(assistant):
     """langchain_chroma.Chroma over the assistant's own chunk collection (same vectors)."""
     from langchain_chroma import Chroma
 
-    return Chroma(client=assistant.index.chroma.client,
+    return Chroma(client=assistant.store.chroma.client,
                   collection_name=chunks_collection_name(assistant),
                   embedding_function=assistant.embedder.as_langchain())
 
@@ -50,8 +50,7 @@ def naive_store(assistant):
 def measure(label: str, settings, qs: list[str], chunks: int, articles: int) -> dict:
     from assistant import Assistant
 
-    assistant = Assistant(settings)
-    inner = assistant.embedder
+    assistant, rec, inner = wrapped_assistant(settings, RecordingEmbedder)
     store = naive_store(assistant)
     model = inner.model
     # Warm up: model, Chroma segments, BM25, outlet list.
@@ -59,8 +58,8 @@ def measure(label: str, settings, qs: list[str], chunks: int, articles: int) -> 
     assistant.ask("warm up: what happened?")
     first = time.perf_counter() - t0
     store.similarity_search("warm up", k=10)
-    rec = RecordingEmbedder(inner)
-    install_embedder(assistant, rec, inner)
+    rec.texts.clear()  # count only the measured questions' encodes
+    rec.seconds, rec.calls = 0.0, 0
     stages: dict[str, float] = {}
 
     def timed(obj, name, label):
@@ -76,9 +75,11 @@ def measure(label: str, settings, qs: list[str], chunks: int, articles: int) -> 
                 stages[label] = stages.get(label, 0.0) + time.perf_counter() - t0
         setattr(obj, name, wrapper)
 
-    timed(assistant.index, "dense_search", "Chroma dense search")
-    timed(assistant.index, "fetch", "Chroma fetch")
-    timed(assistant.index.lexical(), "search", "BM25")
+    from assistant.lexical import LexicalSnapshot
+
+    timed(assistant.store, "dense", "Chroma dense search")
+    timed(assistant.store, "fetch", "passage fetch (side store)")
+    timed(LexicalSnapshot, "search", "BM25")
     timed(assistant.retriever, "_score_sentences", "sentence rescoring")
     timed(assistant, "_generate_step", "answer step")
     import torch

@@ -26,7 +26,7 @@ import subprocess
 import time
 
 from _common import (ASSISTANT_BIN, NEWSQA, WORK, RecordingEmbedder, ReplicaEmbedder, fmt,
-                     install_embedder, newsqa_articles, newsqa_index, record, require_datasets,
+                     wrapped_assistant, newsqa_articles, newsqa_index, record, require_datasets,
                      table, wikinews_records, write_records)
 
 NEW_ARTICLE = {
@@ -40,9 +40,7 @@ def run_build(settings, model):
     """(seconds, report, recorded texts, bare-encode seconds of those texts)."""
     from assistant import Assistant
 
-    assistant = Assistant(settings)
-    rec = RecordingEmbedder(assistant.embedder)
-    install_embedder(assistant, rec)
+    assistant, rec, _ = wrapped_assistant(settings, RecordingEmbedder)
     t0 = time.perf_counter()
     report = assistant.build_index()
     wall = time.perf_counter() - t0
@@ -77,9 +75,7 @@ def json_corpus_rows(limit: int | None):
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
 
     def build():
-        assistant = Assistant(settings)
-        emb = ReplicaEmbedder(assistant.embedder)
-        install_embedder(assistant, emb)
+        assistant, emb, _ = wrapped_assistant(settings, ReplicaEmbedder)
         t0 = time.perf_counter()
         report = assistant.build_index()
         emb.cache.save()

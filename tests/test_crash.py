@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index import _IndexLock
+from assistant.store import _FileLock
 from tests.conftest import write
 
 BIN = Path(sys.executable).parent / "assistant"
@@ -36,8 +36,7 @@ def snapshot(settings) -> tuple[dict, list]:
 
     assistant = Assistant(settings)
     records = {aid: (r["hash"], r["n_chunks"]) for aid, r in assistant.index.article_records().items()}
-    col = assistant.index.chroma.get(assistant.index.chunks_name)
-    ids = sorted(assistant.index._all_ids(col))
+    ids = sorted(assistant.store.chunk_ids())
     return records, ids
 
 
@@ -79,9 +78,8 @@ def test_kill_during_update_readers_consistent_and_rerun_equals_clean(tmp_path, 
     # A reader of the half-updated index sees each article in exactly one version, whole.
     settings = settings_factory(tmp_path / "corpus", index_dir=tmp_path / "index", chunk_chars=150)
     reader = Assistant(settings)
-    records = reader.index.article_records()
-    col = reader.index.chroma.get(reader.index.chunks_name)
-    visible = reader.index.fetch(reader.index._all_ids(col))
+    records = reader.store.article_records()
+    visible = reader.store.fetch(reader.store.chunk_ids())
     per_article: dict[str, set] = {}
     for chunk in visible.values():
         per_article.setdefault(chunk.article_id, set()).add(chunk.hash)
@@ -103,8 +101,12 @@ def test_kill_during_update_readers_consistent_and_rerun_equals_clean(tmp_path, 
 def test_second_index_process_refused_while_first_holds_lock(tmp_path):
     write_corpus(tmp_path / "corpus", 1)
     (tmp_path / "index").mkdir()
-    with _IndexLock(tmp_path / "index"):
+    lock = _FileLock(tmp_path / "index")
+    lock.acquire()
+    try:
         proc = run_index(tmp_path / "corpus", tmp_path / "index")
+    finally:
+        lock.release()
     assert proc.returncode == 1
     assert "another `assistant index` is already running" in proc.stderr
     assert run_index(tmp_path / "corpus", tmp_path / "index").returncode == 0  # lock released

@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.errors import CorpusError, IndexBusyError, IndexMissingError
-from assistant.index import _IndexLock
+from assistant.store import _FileLock
 from tests.conftest import write
 
 STORY_A = "The harbour reopened on Monday after storm damage. Fishing boats returned quickly."
@@ -42,7 +42,7 @@ def test_build_index_edit_add_delete_followed_exactly(make_assistant, tmp_path):
     assert chunk_counts(assistant) == {"a.txt": 2, "c.txt": 1}
     stats = assistant.stats()
     assert (stats.articles, stats.chunks) == (2, 3)
-    ids = assistant.index._all_ids(assistant.index.chroma.get(assistant.index.chunks_name))
+    ids = assistant.store.chunk_ids()
     assert len(ids) == len(set(ids)) == 3  # no leftovers of the old version or of b.txt
 
 
@@ -99,9 +99,60 @@ def test_search_missing_index_names_the_command(make_assistant):
 
 
 def test_index_lock_second_holder_refused(tmp_path):
-    with _IndexLock(tmp_path):
-        with pytest.raises(IndexBusyError, match="already running"):
-            with _IndexLock(tmp_path):
-                pass
-    with _IndexLock(tmp_path):  # released after the first holder left
-        pass
+    first = _FileLock(tmp_path)
+    first.acquire()
+    with pytest.raises(IndexBusyError, match="already running"):
+        _FileLock(tmp_path).acquire()
+    first.release()
+    again = _FileLock(tmp_path)  # released after the first holder left
+    again.acquire()
+    again.release()
+
+
+def test_build_index_annotator_runs_per_written_chunk_and_reads_back(make_assistant, tmp_path):
+    from assistant import Assistant
+
+    calls = []
+
+    def annotate(article, chunks):
+        calls.append(article.path)
+        return [{"path": article.path, "n": c.index, "url": article.url} for c in chunks]
+
+    write(tmp_path / "corpus" / "a.md", "---\ntitle: Harbour\nurl: https://a.example/1\n---\n" + STORY_A)
+    plain = make_assistant()
+    assistant = Assistant(plain.settings, embedder=plain.embedder, annotator=annotate)
+    assistant.build_index()
+    chunks = assistant.store.fetch(assistant.store.chunk_ids())
+    assert [c.annotations for c in chunks.values()] == [{"path": "a.md", "n": 0, "url": "https://a.example/1"}]
+    # A metadata-only change reuses the vectors but annotates again (annotations may
+    # depend on the article's fields, e.g. its date).
+    write(tmp_path / "corpus" / "a.md", "---\ntitle: Harbour\nurl: https://a.example/2\n---\n" + STORY_A)
+    report = assistant.build_index()
+    assert report.updated == 1 and report.embedded == 0
+    assert calls == ["a.md", "a.md"]
+    [chunk] = assistant.store.fetch(assistant.store.chunk_ids()).values()
+    assert chunk.annotations["url"] == "https://a.example/2"
+    assert plain.build_index().unchanged == 1  # no annotator: nothing else changes
+
+
+def test_build_index_no_change_run_parses_nothing(make_assistant, tmp_path, monkeypatch):
+    import assistant.indexer as indexer
+
+    write(tmp_path / "corpus" / "a.txt", STORY_A)
+    write(tmp_path / "corpus" / "bad.json", "{oops")
+    assistant = make_assistant()
+    assistant.build_index()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a no-change run parsed the corpus")
+
+    monkeypatch.setattr(indexer, "load_articles", refuse)
+    monkeypatch.setattr(assistant.store, "versions", refuse)
+    report = assistant.build_index()
+    assert (report.unchanged, report.articles, report.added) == (1, 1, 0)
+    assert [p.path for p in report.skipped] == ["bad.json"]
+    (tmp_path / "corpus" / "a.txt").touch()  # same bytes, new mtime: still no parse
+    assert assistant.build_index().unchanged == 1
+    monkeypatch.undo()
+    write(tmp_path / "corpus" / "b.txt", STORY_B)
+    assert assistant.build_index().added == 1

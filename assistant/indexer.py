@@ -1,0 +1,312 @@
+"""The indexing pipeline: manifest check → load → chunk → embed → annotate → write → commit.
+
+Incremental by content hash and idempotent (the commit rule is in store.py). A run first
+compares the corpus files with the manifest of the last complete build (path, size,
+mtime, content hash): when nothing changed it parses no article and reads no chunk. Any
+change runs the full comparison: every file is parsed, and only articles whose version
+hash is new are chunked and embedded; chunks whose embedded text did not change reuse
+their stored vectors, and identical texts are embedded once. A change of embedder or
+chunking settings builds new collections beside the old ones (which keep serving until
+the new build is complete) and then drops the old ones (only those this deployment owns).
+
+``annotator(article, chunks) -> list[dict]`` (one JSON-serialisable dict per chunk) runs
+whenever a chunk is written, also when its vectors are reused (an annotation may depend on
+the article's date, not only on the chunk's text); readers get it as
+``StoredChunk.annotations``. Left out: parsing only the changed files when some changed
+(duplicates are detected across the whole corpus, so every file is parsed then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .chunking import Chunk, split_article
+from .config import Settings
+from .corpus import Article, Problem, load_articles
+from .errors import CorpusError
+from .lexical import terms_text
+from .store import Store, pack_vectors
+
+__all__ = ["Annotator", "IndexReport", "Indexer", "crash_hook"]
+
+log = logging.getLogger(__name__)
+
+Annotator = Callable[[Article, list[Chunk]], list[dict]]
+
+
+@dataclass
+class IndexReport:
+    """What `assistant index` did."""
+
+    articles: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    embedded: int = 0  # texts actually encoded (reused and duplicate chunks are not)
+    rebuilt: str = ""  # why a full rebuild happened, if one did
+
+    def to_dict(self) -> dict:
+        return {
+            "articles": self.articles, "chunks": self.chunks, "added": self.added,
+            "updated": self.updated, "removed": self.removed, "unchanged": self.unchanged,
+            "skipped": [p.to_dict() for p in self.skipped],
+            "warnings": [p.to_dict() for p in self.warnings],
+            "seconds": round(self.seconds, 3), "embedded": self.embedded, "rebuilt": self.rebuilt,
+        }
+
+
+def crash_hook(settings: Settings) -> Callable[[str, int], None] | None:
+    """The crash-safety test hook from settings: SIGKILL this process after N batches at
+    crash_point ("written" or "committed"); None when disabled."""
+    if not settings.crash_after_batches:
+        return None
+
+    def crash(point: str, batches: int) -> None:
+        if point == settings.crash_point and batches >= settings.crash_after_batches:
+            os.kill(os.getpid(), signal.SIGKILL)  # die like `kill -9` would
+
+    return crash
+
+
+def scan_files(root: Path) -> dict[str, tuple[int, int]]:
+    """{relative path: (size, mtime_ns)} of every non-hidden file under root (what
+    corpus.load_articles walks)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith("."):
+                path = Path(dirpath) / name
+                try:
+                    st = path.stat()
+                except OSError as exc:
+                    log.info("cannot stat %s: %s", path, exc)
+                    continue
+                out[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _sha(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+    except OSError as exc:
+        log.info("cannot read %s for the manifest: %s", path, exc)
+        return ""
+
+
+class Indexer:
+    """Brings a Store in line with a corpus folder (one build at a time per store)."""
+
+    def __init__(self, store: Store, embedder, settings: Settings, *,
+                 annotator: Annotator | None = None,
+                 crash: Callable[[str, int], None] | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.annotator = annotator
+        self.crash = crash
+        self._batches_written = 0
+
+    def build(self, corpus_dir: str | Path | None = None,
+              progress: Callable[[int, int], None] | None = None) -> IndexReport:
+        """Bring the index in line with the corpus folder (incremental, crash-safe)."""
+        started = time.perf_counter()
+        corpus_dir = Path(corpus_dir or self.settings.corpus_dir)
+        store = self.store
+        with store.writer():
+            if not corpus_dir.is_dir():
+                load_articles(corpus_dir)  # raises the corpus error naming the path
+            files = scan_files(corpus_dir)
+            report = self._unchanged(corpus_dir, files)
+            if report is not None:
+                report.seconds = time.perf_counter() - started
+                return report
+            store.sync_side()
+            exists = store.articles_name in store.chroma.names()
+            indexed = {r.get("path") for r in store.committed(partial=True).values()}
+            loaded = load_articles(corpus_dir, prefer=indexed)
+            if not loaded.articles:
+                reasons = "; ".join(str(p) for p in loaded.skipped[:5])
+                raise CorpusError(
+                    f"corpus folder {str(corpus_dir)!r} holds no readable article"
+                    + (f" ({reasons})" if reasons else "") + "; the existing index is unchanged"
+                )
+            report = IndexReport(skipped=loaded.skipped, warnings=loaded.warnings)
+            if not exists and any(n != store.chunks_name and n != store.articles_name
+                                  for n in store.owned()):
+                report.rebuilt = ("embedder or chunking settings changed: full rebuild "
+                                  "(the previous index serves until this one is complete)")
+            self._apply(loaded.articles, report, progress)
+            store.drop_superseded_collections()
+            shas = {rel: _sha(corpus_dir / rel) for rel in files}
+            store.save_manifest({rel: (*files[rel], shas[rel]) for rel in files}, {
+                "generation": store.generation(max_age=0), "fp": store.fp,
+                "articles": report.articles, "chunks": report.chunks,
+                "skipped": [p.to_dict() for p in report.skipped],
+                "warnings": [p.to_dict() for p in report.warnings]})
+            report.seconds = time.perf_counter() - started
+            return report
+
+    def _unchanged(self, corpus_dir: Path, files: dict[str, tuple[int, int]]) -> IndexReport | None:
+        """The report of a no-change run when the manifest shows no file changed since the
+        last complete build of this store (and nothing else wrote to it); else None."""
+        store = self.store
+        if not store.side.exists() or not store.exists():
+            return None
+        saved, facts = store.manifest()
+        if not facts or facts.get("fp") != store.fp or set(saved) != set(files) \
+                or facts.get("generation") != store.generation(max_age=0):
+            return None
+        touched = {rel for rel, (size, mtime) in files.items() if saved[rel][:2] != (size, mtime)}
+        for rel in touched:
+            if saved[rel][0] != files[rel][0] or _sha(corpus_dir / rel) != saved[rel][2]:
+                return None
+        if touched:  # same bytes, new mtime (a copy, a touch): remember the new stat
+            store.save_manifest({rel: (*files[rel], saved[rel][2]) for rel in files}, facts)
+        return IndexReport(
+            articles=facts["articles"], chunks=facts["chunks"], unchanged=facts["articles"],
+            skipped=[Problem(**p) for p in facts.get("skipped", [])],
+            warnings=[Problem(**p) for p in facts.get("warnings", [])])
+
+    def _apply(self, articles: list[Article], report: IndexReport,
+               progress: Callable[[int, int], None] | None) -> None:
+        with self.store.writing():
+            self._apply_locked(articles, report, progress)
+
+    def _apply_locked(self, articles: list[Article], report: IndexReport,
+                      progress: Callable[[int, int], None] | None) -> None:
+        store = self.store
+        committed = store.committed(partial=True)
+        stored = store.versions()  # article_id -> {hash: [chunk ids]}
+
+        wanted = {a.id: a for a in articles}
+        todo: list[Article] = []
+        for article in articles:
+            rec = committed.get(article.id)
+            have = stored.get(article.id, {}).get(article.hash, [])
+            if rec and rec["hash"] == article.hash and len(have) == rec.get("n_chunks"):
+                report.unchanged += 1
+            else:
+                todo.append(article)
+                if rec:
+                    report.updated += 1
+                else:
+                    report.added += 1
+        removed = [aid for aid in committed if aid not in wanted]
+        report.removed = len(removed)
+        # Removed articles: drop the commit record first; their chunks go with the orphans.
+        store.uncommit(removed)
+
+        planned = [(a, split_article(a, self.settings.chunk_chars, self.settings.chunk_overlap)) for a in todo]
+        total = sum(len(c) for _, c in planned)
+        done = 0
+        if progress:
+            progress(0, total)
+        batch: list[tuple[Article, list[Chunk]]] = []
+        size = 0
+        for item in planned:
+            batch.append(item)
+            size += len(item[1])
+            if size >= self.settings.index_batch_chunks:
+                self._write_batch(batch, stored, report)
+                done += size
+                if progress:
+                    progress(done, total)
+                batch, size = [], 0
+        if batch:
+            self._write_batch(batch, stored, report)
+            done += size
+            if progress:
+                progress(done, total)
+
+        # Superseded versions, removed articles and leftovers of interrupted runs: chunks
+        # whose version no article record commits. Deleted after the generation moved, so
+        # readers of the previous snapshot keep whole old versions until then.
+        committed = store.committed(partial=True)
+        stored = store.versions()
+        orphans = [cid for aid, versions in stored.items() for h, ids in versions.items()
+                   if committed.get(aid, {}).get("hash") != h for cid in ids]
+        report.articles = len(committed)
+        report.chunks = sum(int(r.get("n_chunks", 0)) for r in committed.values())
+        store.finish(bool(todo or removed or orphans), {
+            "embedder": self.embedder.name, "chunk_chars": self.settings.chunk_chars,
+            "chunk_overlap": self.settings.chunk_overlap})
+        store.delete_chunks(orphans)
+
+    def _write_batch(self, batch: list[tuple[Article, list[Chunk]]], stored: dict,
+                     report: IndexReport) -> None:
+        # Reuse vectors of chunks whose embedded text did not change (edits, metadata-only
+        # changes) and embed identical texts once. One forward pass per chunk gives its
+        # vector and its sentences' in-context vectors (late chunking, see embedding.py).
+        store = self.store
+        reuse = store.reusable([cid for a, _ in batch for ids in stored.get(a.id, {}).values() for cid in ids])
+        to_embed: dict[str, Chunk] = {}
+        for _, chunks in batch:
+            for c in chunks:
+                if c.text_hash not in reuse:
+                    to_embed.setdefault(c.text_hash, c)
+        if to_embed:
+            todo = list(to_embed.values())
+            shifted = [[(a + len(c.embed_text) - len(c.text), b + len(c.embed_text) - len(c.text))
+                        for a, b in c.sentences] for c in todo]
+            vectors, sentence_vectors = self.embedder.embed_with_spans([c.embed_text for c in todo], shifted)
+            for c, vec, svecs in zip(todo, vectors, sentence_vectors):
+                reuse[c.text_hash] = (np.asarray(vec, dtype=np.float32), pack_vectors(svecs))
+            report.embedded += len(to_embed)
+        rows, vecs = [], []
+        for article, chunks in batch:
+            notes = self._annotate(article, chunks)
+            for c, note in zip(chunks, notes):
+                vec, packed = reuse[c.text_hash]
+                vecs.append(vec)
+                rows.append({
+                    "id": c.id, "article_id": article.id, "hash": article.hash,
+                    "text_hash": c.text_hash, "idx": c.index, "start": c.start, "end": c.end,
+                    "title": article.title, "source": article.source, "date": article.date,
+                    "url": article.url, "text": c.text,
+                    "terms": terms_text(article.title, article.source, c.text),
+                    "spans": ";".join(f"{a}-{b}" for a, b in c.sentences), "sv": packed,
+                    "annotations": json.dumps(note) if note else None,
+                })
+        store.write_chunks(rows, np.asarray(vecs, dtype=np.float32))
+        self._batches_written += 1
+        if self.crash:
+            self.crash("written", self._batches_written)
+        # Commit point: each article record names the version whose chunks are now complete.
+        store.commit({a.id: _article_meta(a, len(chunks)) for a, chunks in batch})
+        if self.crash:
+            self.crash("committed", self._batches_written)
+        for a, chunks in batch:
+            stored.setdefault(a.id, {})[a.hash] = [c.id for c in chunks]
+
+    def _annotate(self, article: Article, chunks: list[Chunk]) -> list[dict | None]:
+        if self.annotator is None:
+            return [None] * len(chunks)
+        notes = list(self.annotator(article, chunks))
+        if len(notes) != len(chunks):
+            raise ValueError(f"the annotator returned {len(notes)} annotations for "
+                             f"{len(chunks)} chunks of {article.path}")
+        return notes
+
+
+def _article_meta(article: Article, n_chunks: int) -> dict:
+    return {
+        "hash": article.hash, "n_chunks": n_chunks, "path": article.path,
+        "title": article.title, "source": article.source, "date": article.date or "",
+        "day": int(article.date.replace("-", "")) if article.date else 0, "url": article.url or "",
+    }

@@ -1,0 +1,886 @@
+"""The store: Chroma (dense vectors, filters, commit records) plus a SQLite side store
+(passages, lexical index, sentence vectors, annotations, file manifest). The only module
+that talks to Chroma.
+
+Layout, per settings fingerprint (embedder + chunking), for deployment ``<name>``
+(``Settings.collection``):
+- Chroma ``<name>-<fp>-chunks``: one record per chunk: its vector and only what filters and
+  bookkeeping need (article id, version hash, day, outlet);
+- Chroma ``<name>-<fp>-articles``: one record per indexed article (version hash, chunk count,
+  path, title, outlet, date); its collection metadata holds the store's ``generation``;
+- Chroma ``<name>.owned``: the exact collection names this deployment created. A rebuild
+  with new settings drops only names listed there, never another deployment's
+  (``news`` never touches ``news-eu-…``);
+- SQLite ``index_dir/side-<name>-<fp>[-<server>].sqlite3``: per chunk its passage, title,
+  outlet, date, url, offsets, sentence spans, sentence vectors (int8 with a float16 scale
+  per row, a blob), annotations (JSON) and stemmed terms; plus the manifest of corpus files;
+- tantivy ``index_dir/lexical-<name>-<fp>[-<server>]/``: BM25 over the chunks' terms
+  (lexical.py), a derived copy of the side store's terms (rebuilt from them if it is lost).
+
+Commit rule: an article record is the commit point. A batch writes its chunks to the side
+store, then the lexical index, then Chroma, then upserts the article records; superseded versions are deleted
+at the end of the build, just before the generation is bumped. A reader keeps a chunk only
+when its version hash equals the article record of its snapshot, so it never sees half an
+article or one twice, and an interrupted run (even ``kill -9``) leaves rows that no record
+commits, which the next build deletes. The side store is always a superset of the lexical
+index and of Chroma (written before, deleted after).
+
+Concurrency model:
+- One writer per store. Embedded: an exclusive ``flock`` on ``index_dir/.index.lock``
+  (content: the holder's pid and, for a serving app, its URL); a serving app holds it for
+  its whole life (``hold_writer``), so ``assistant index`` beside it is refused with a
+  message naming the app's pid and URL; the app's own rebuilds run in-process. With a
+  Chroma server: the collection ``<name>.writer`` is the lock (creating a collection is
+  atomic on the server, so writers on any machine are serialized); the holder refreshes
+  a heartbeat in its metadata and a lock whose heartbeat is older than
+  ``WRITER_STALE_S`` is taken over (its holder died).
+- Readers never share mutable state with the writer. search.py gives each question one
+  immutable ``Snapshot`` (generation, committed article records, outlets), replaced by one
+  assignment when the generation moves, holding a tantivy searcher of the last lexical
+  commit (immutable). Each reader thread has its own read-only (``query_only``) SQLite
+  connection; SQLite's WAL gives it a consistent view per statement while the writer
+  commits beside it. Nothing a reader holds is mutated in place.
+- With a Chroma server, every app instance keeps its own side store, built from the
+  collection when the server's generation differs from the local one (the chunk records
+  then also carry the passage fields, sentence vectors and annotations); embedded, those
+  live only in the side store.
+Left out: a reader in another process on an embedded store does not see the writer's new
+HNSW entries until it reopens Chroma (Chroma's PersistentClient is single-process).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .config import Settings, offline_environment
+from .errors import ConfigError, IndexBusyError, IndexMissingError
+from .lexical import LexicalIndex, LexicalSnapshot, coverage, terms_text
+
+__all__ = ["FORMAT_VERSION", "IndexStats", "Store", "StoredChunk", "WriterLock", "fingerprint",
+           "pack_vectors", "unpack_vectors"]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 3  # 3: passages, sentence vectors and BM25 in the SQLite side store
+WRITER_STALE_S = 120.0  # a server-side writer lock without a heartbeat this long is dead
+_HEARTBEAT_S = 15.0
+
+
+@dataclass
+class StoredChunk:
+    """A chunk as read back from the store."""
+
+    id: str
+    article_id: str
+    text: str
+    title: str
+    source: str
+    date: str | None
+    url: str | None
+    start: int
+    end: int
+    hash: str
+    sentences: list[tuple[int, int]] = field(default_factory=list)  # spans inside text
+    sentence_vectors: np.ndarray | None = None  # one in-context vector per sentence
+    annotations: dict = field(default_factory=dict)  # what the indexer's annotator computed
+
+
+@dataclass
+class IndexStats:
+    articles: int
+    chunks: int
+    outlets: dict[str, int]
+    first_date: str | None
+    last_date: str | None
+    last_build: str | None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def fingerprint(settings: Settings, embedder_name: str) -> str:
+    spec = json.dumps([FORMAT_VERSION, embedder_name, settings.chunk_chars, settings.chunk_overlap])
+    return hashlib.sha1(spec.encode()).hexdigest()[:10]
+
+
+def pack_vectors(vectors: np.ndarray) -> bytes:
+    """Unit vectors as int8 with a float16 scale per row (error < 1% of a cosine)."""
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    scale = np.maximum(np.abs(vectors).max(axis=1), 1e-9) if len(vectors) else np.zeros(0)
+    q = np.round(vectors / scale[:, None] * 127).astype(np.int8) if len(vectors) else vectors.astype(np.int8)
+    return scale.astype(np.float16).tobytes() + q.tobytes()
+
+
+def unpack_vectors(raw: bytes, rows: int) -> np.ndarray:
+    """The inverse of pack_vectors (rows = how many vectors were packed)."""
+    if rows == 0 or not raw:
+        return np.zeros((0, 0), dtype=np.float32)
+    scale = np.frombuffer(raw[:2 * rows], dtype=np.float16).astype(np.float32)
+    q = np.frombuffer(raw[2 * rows:], dtype=np.int8).reshape(rows, -1).astype(np.float32)
+    return q * (scale / 127)[:, None]
+
+
+def _day(date: str | None) -> int:
+    return int(date.replace("-", "")) if date else 0
+
+
+_SIDE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS chunks(
+    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
+    hash TEXT NOT NULL, text_hash TEXT NOT NULL, idx INTEGER, start INTEGER, end INTEGER,
+    title TEXT, source TEXT, date TEXT, url TEXT, text TEXT, terms TEXT, spans TEXT,
+    sv BLOB, annotations TEXT);
+CREATE INDEX IF NOT EXISTS chunks_version ON chunks(article_id, hash);
+CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
+CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+    sha TEXT);
+"""
+
+_ROW_COLUMNS = ("id", "article_id", "hash", "text_hash", "idx", "start", "end", "title", "source",
+                "date", "url", "text", "terms", "spans", "sv", "annotations")
+
+
+class _Side:
+    """The SQLite side store: one writer connection, one read-only connection per thread."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._write: sqlite3.Connection | None = None
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def writer(self) -> sqlite3.Connection:
+        if self._write is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against process crashes
+            conn.executescript(_SIDE_SCHEMA)
+            self._write = conn
+        return self._write
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self.writer()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection (query_only: it cannot write)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self.path.exists():
+                raise IndexMissingError(f"the index's side store {self.path} is missing; "
+                                        "rebuild it with `assistant index`")
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+        return conn
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        if not self.path.exists():
+            return default
+        row = self.reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+
+class _Chroma:
+    """The Chroma client (embedded or server) with pagination written once."""
+
+    def __init__(self, settings: Settings):
+        offline_environment()
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if settings.chroma_url:
+            from urllib.parse import urlparse
+
+            url = urlparse(settings.chroma_url)
+            try:
+                self.client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                    ssl=url.scheme == "https", settings=chroma_settings,
+                )
+                self.client.heartbeat()
+            except Exception as exc:
+                raise ConfigError(
+                    f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
+                ) from exc
+        else:
+            Path(settings.index_dir).mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+        self.max_batch = min(int(self.client.get_max_batch_size()), 5000)
+
+    def names(self) -> list[str]:
+        return [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
+
+    def get(self, name: str, create: bool = False, metadata: dict | None = None):
+        from .embedding import explicit_embeddings
+
+        if create:
+            return self.client.get_or_create_collection(
+                name, embedding_function=explicit_embeddings(), metadata=metadata,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return self.client.get_collection(name, embedding_function=explicit_embeddings())
+
+    def drop(self, name: str) -> None:
+        self.client.delete_collection(name)
+
+    def pages(self, collection, include: list[str], **kw) -> Iterator[dict]:
+        """Every record of a collection, max_batch at a time."""
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=self.max_batch, offset=offset, **kw)
+            yield got
+            if len(got["ids"]) < self.max_batch:
+                return
+            offset += len(got["ids"])
+
+    def batched(self, method, ids: Sequence[str], **columns) -> None:
+        step = self.max_batch
+        for start in range(0, len(ids), step):
+            part = {k: v[start:start + step] for k, v in columns.items()}
+            method(ids=list(ids[start:start + step]), **part)
+
+
+class Store:
+    """The index of one deployment and settings fingerprint: reads, writes, generation."""
+
+    def __init__(self, settings: Settings, *, embedder_name: str):
+        self.settings = settings
+        self.embedder_name = embedder_name
+        self.fp = fingerprint(settings, embedder_name)
+        self.prefix = f"{settings.collection}-{self.fp}"
+        self.chunks_name = f"{self.prefix}-chunks"
+        self.articles_name = f"{self.prefix}-articles"
+        self.owned_name = f"{settings.collection}.owned"
+        self.server = bool(settings.chroma_url)
+        suffix = ("-" + hashlib.sha1(settings.chroma_url.encode()).hexdigest()[:8]) if self.server else ""
+        self.side = _Side(Path(settings.index_dir) / f"side-{self.prefix}{suffix}.sqlite3")
+        self.lexical_index = LexicalIndex(Path(settings.index_dir) / f"lexical-{self.prefix}{suffix}")
+        self._local_write = threading.RLock()  # this process's writes to side + lexical
+        self._chroma: _Chroma | None = None
+        self._chroma_lock = threading.Lock()
+        self._handles = None
+        self._generation: int | None = None
+        self._generation_read = 0.0
+        self._writer = WriterLock(self)
+
+    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def chroma(self) -> _Chroma:
+        with self._chroma_lock:
+            if self._chroma is None:
+                self._chroma = _Chroma(self.settings)
+            return self._chroma
+
+    @property
+    def where(self) -> str:
+        return self.settings.chroma_url or str(self.settings.index_dir)
+
+    def meta(self) -> dict:
+        """The articles collection's metadata; {} when it does not exist (other errors,
+        e.g. an unreachable server, propagate)."""
+        if self.articles_name not in self.chroma.names():
+            return {}
+        return dict(self.chroma.get(self.articles_name).metadata or {})
+
+    def exists(self) -> bool:
+        names = self.chroma.names()
+        return self.articles_name in names and self.chunks_name in names and \
+            bool(self.meta().get("complete", False))
+
+    def _require(self):
+        """The (chunks, articles) collections; IndexMissingError when not built yet."""
+        handles = self._handles
+        if handles is None:
+            if not self.exists():
+                raise IndexMissingError(
+                    f"no index at {self.where} for these settings; build it with `assistant index` "
+                    f"(corpus: {self.settings.corpus_dir})"
+                )
+            handles = self._handles = (self.chroma.get(self.chunks_name), self.chroma.get(self.articles_name))
+        return handles
+
+    def _read(self, fn):
+        """Run a read against the collections; if they vanished (dropped by a rebuild with
+        other settings), look them up again once, which names the fix if they are gone."""
+        try:
+            return fn(*self._require())
+        except IndexMissingError:
+            raise
+        except Exception as exc:
+            log.info("chroma read failed (%s); looking the collections up again", exc)
+            self._handles = None
+            return fn(*self._require())
+
+    # -- read side ------------------------------------------------------------------------
+    def generation(self, max_age: float = 1.0) -> int:
+        """The store's generation (bumped by every build that changed something); read from
+        Chroma at most every max_age seconds (this process's own builds update it at once)."""
+        now = time.monotonic()
+        if self._generation is None or now - self._generation_read >= max_age:
+            self._generation = int(self.meta().get("generation", 0))
+            self._generation_read = now
+        return self._generation
+
+    def committed(self, partial: bool = False) -> dict[str, dict]:
+        """Article id -> its commit record (hash, n_chunks, path, title, source, date...).
+        partial: also from an index whose first build did not complete (the indexer)."""
+        if partial:
+            if self.articles_name not in self.chroma.names():
+                return {}
+            articles = self.chroma.get(self.articles_name)
+        else:
+            _, articles = self._require()
+        out: dict[str, dict] = {}
+        for got in self.chroma.pages(articles, ["metadatas"]):
+            out.update(zip(got["ids"], got["metadatas"]))
+        return out
+
+    article_records = committed
+
+    def stats(self, records: dict[str, dict] | None = None) -> IndexStats:
+        metas = list((records if records is not None else self.committed()).values())
+        outlets: dict[str, int] = {}
+        dates = []
+        for m in metas:
+            outlets[m.get("source", "")] = outlets.get(m.get("source", ""), 0) + 1
+            if m.get("date"):
+                dates.append(m["date"])
+        return IndexStats(
+            articles=len(metas), chunks=sum(int(m.get("n_chunks", 0)) for m in metas),
+            outlets=dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),
+            first_date=min(dates) if dates else None, last_date=max(dates) if dates else None,
+            last_build=self.meta().get("last_build"),
+        )
+
+    def dense(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        def query(chunks, _):
+            got = chunks.query(query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+                               n_results=k, where=where or None, include=["distances"])
+            return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
+
+        return self._read(query)
+
+    def lexical_snapshot(self) -> LexicalSnapshot:
+        if not self.lexical_index.exists():
+            raise IndexMissingError(f"the lexical index {self.lexical_index.path} is missing; "
+                                    "rebuild it with `assistant index`")
+        return self.lexical_index.snapshot()
+
+    def coverage(self, question: str, chunks: dict[str, tuple[str, str]],
+                 lexical: LexicalSnapshot) -> dict[str, float]:
+        """lexical.coverage for chunk id -> (article id, version hash), terms from the side store."""
+        if not chunks:
+            return {}
+        conn = self.side.reader()
+        ids = list(chunks)
+        own = {cid: set(t.split()) for cid, t in conn.execute(
+            f"SELECT id, terms FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        versions: dict[tuple[str, str], set[str]] = {}
+        for version in set(chunks.values()):
+            versions[version] = set().union(*(set(r[0].split()) for r in conn.execute(
+                "SELECT terms FROM chunks WHERE article_id = ? AND hash = ?", version)))
+        out = coverage(question, own, {cid: versions[chunks[cid]] for cid in own},
+                       lexical.doc_freq, lexical.num_docs)
+        return {cid: out.get(cid, 0.0) for cid in chunks}
+
+    def fetch(self, ids: Sequence[str], committed: dict[str, dict] | None = None) -> dict[str, StoredChunk]:
+        """Chunks by id from the side store, keeping only those of the committed version
+        of their article (committed: the snapshot's records; None reads them now)."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        conn = self.side.reader()
+        rows = []
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            part = ids[start:start + 900]
+            rows += conn.execute(
+                f"SELECT {', '.join(_ROW_COLUMNS)} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                part).fetchall()
+        if committed is None:
+            arts = sorted({r[1] for r in rows})
+            _, articles = self._require()
+            got = articles.get(ids=arts, include=["metadatas"]) if arts else {"ids": [], "metadatas": []}
+            committed = dict(zip(got["ids"], got["metadatas"]))
+        out = {}
+        for row in rows:
+            r = dict(zip(_ROW_COLUMNS, row))
+            if (committed.get(r["article_id"]) or {}).get("hash") != r["hash"]:
+                continue  # an uncommitted new version or a superseded old one
+            spans = [tuple(map(int, p.split("-"))) for p in r["spans"].split(";")] if r["spans"] else []
+            out[r["id"]] = StoredChunk(
+                id=r["id"], article_id=r["article_id"], text=r["text"], title=r["title"] or "",
+                source=r["source"] or "", date=r["date"] or None, url=r["url"] or None,
+                start=int(r["start"] or 0), end=int(r["end"] or 0), hash=r["hash"],
+                sentences=spans,
+                sentence_vectors=unpack_vectors(r["sv"], len(spans)) if spans else None,
+                annotations=json.loads(r["annotations"]) if r["annotations"] else {},
+            )
+        return out
+
+    def chunk_ids(self) -> list[str]:
+        """Every chunk id in Chroma (committed or not)."""
+        chunks, _ = self._require()
+        return [i for got in self.chroma.pages(chunks, []) for i in got["ids"]]
+
+    # -- side store in step with a server ------------------------------------------------
+    def sync_side(self) -> None:
+        """With a Chroma server: bring this machine's side store (and lexical index) in
+        line with the server's chunks when the generation differs (another instance
+        wrote). Embedded: nothing to do (the side store is the only copy)."""
+        if not self.server or not self.exists():
+            return
+        with self._local_write:
+            gen = self.generation(max_age=0)
+            if self.side.exists() and self.side.get_meta("generation") == str(gen) \
+                    and self.lexical_index.exists():
+                return
+            chunks, _ = self._require()
+            remote = set(self.chunk_ids())
+            with self.side.transaction() as conn:
+                local = {r[0] for r in conn.execute("SELECT id FROM chunks")}
+                stale = sorted(local - remote)
+                missing = sorted(remote - local)
+                for start in range(0, len(stale), 900):
+                    part = stale[start:start + 900]
+                    conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+                for start in range(0, len(missing), self.chroma.max_batch):
+                    got = chunks.get(ids=missing[start:start + self.chroma.max_batch],
+                                     include=["documents", "metadatas"])
+                    conn.executemany(f"INSERT INTO chunks({', '.join(_ROW_COLUMNS)}) VALUES "
+                                     f"({','.join('?' * len(_ROW_COLUMNS))})",
+                                     [_row_from_server(i, d, m) for i, d, m in
+                                      zip(got["ids"], got["documents"], got["metadatas"])])
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+            with self._lexical_writer():
+                if stale:
+                    self.lexical_index.delete(stale)
+                for start in range(0, len(missing), 900):
+                    part = missing[start:start + 900]
+                    self.lexical_index.replace(self.side.writer().execute(
+                        f"SELECT id, terms FROM chunks WHERE id IN ({','.join('?' * len(part))})", part))
+                self._repair_lexical()
+            log.info("side store %s synced from the server: %d added, %d removed",
+                     self.side.path, len(missing), len(stale))
+
+    @contextmanager
+    def _lexical_writer(self):
+        """The tantivy writer, open for the duration (re-entrant inside a build)."""
+        opened = self.lexical_index._writer is None
+        self.lexical_index.open_writer()
+        try:
+            yield self.lexical_index
+        finally:
+            if opened:
+                self.lexical_index.close_writer()
+
+    def _repair_lexical(self) -> None:
+        """Rebuild the lexical index from the side store when they disagree (lost folder,
+        a sync): a derived copy, so this loses nothing."""
+        n_side = self.side.writer().execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if self.lexical_index.exists() and self.lexical_index.snapshot().num_docs == n_side:
+            return
+        log.info("rebuilding the lexical index %s from the side store (%d chunks)",
+                 self.lexical_index.path, n_side)
+        self.lexical_index.rebuild(self.side.writer().execute("SELECT id, terms FROM chunks"))
+
+    # -- write side (the indexer, under writer()) ----------------------------------------
+    def writer(self, url: str = ""):
+        """The writer lock (see the module docstring); IndexBusyError when held elsewhere."""
+        return self._writer.hold(url)
+
+    def hold_writer(self, url: str):
+        """Become this embedded store's only writer until the returned release() is called
+        (a serving app, for its whole life). With a Chroma server writers are serialized
+        per build instead, so this holds nothing there."""
+        if self.server:
+            return lambda: None
+        return self._writer.acquire_forever(url)
+
+    @contextmanager
+    def writing(self):
+        """The (chunks, articles) collections for a build, created (and recorded as owned)
+        if missing, with the lexical writer open; call under writer()."""
+        with self._local_write:
+            self._own([self.chunks_name, self.articles_name])
+            chunks = self.chroma.get(self.chunks_name, create=True)
+            articles = self.chroma.get(self.articles_name, create=True,
+                                       metadata={"generation": 0, "complete": False})
+            self._handles = (chunks, articles)
+            self.side.writer()
+            with self._lexical_writer():
+                self._repair_lexical()
+                yield chunks, articles
+
+    def versions(self) -> dict[str, dict[str, list[str]]]:
+        """Article id -> {version hash: [chunk ids]} as the side store holds them."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for cid, aid, h in self.side.writer().execute("SELECT id, article_id, hash FROM chunks ORDER BY rowid"):
+            out.setdefault(aid, {}).setdefault(h, []).append(cid)
+        return out
+
+    def reusable(self, chunk_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, bytes]]:
+        """text_hash -> (vector, packed sentence vectors) of stored chunks (for reuse)."""
+        out: dict[str, tuple[np.ndarray, bytes]] = {}
+        if not chunk_ids:
+            return out
+        chunks, _ = self._handles or self._require()
+        conn = self.side.writer()
+        sv = {}
+        for start in range(0, len(chunk_ids), 900):
+            part = list(chunk_ids[start:start + 900])
+            sv.update({cid: (th, blob) for cid, th, blob in conn.execute(
+                f"SELECT id, text_hash, sv FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)})
+        for start in range(0, len(chunk_ids), self.chroma.max_batch):
+            got = chunks.get(ids=list(chunk_ids[start:start + self.chroma.max_batch]), include=["embeddings"])
+            for cid, vec in zip(got["ids"], got["embeddings"]):
+                if cid in sv:
+                    out[sv[cid][0]] = (np.asarray(vec, dtype=np.float32), sv[cid][1])
+        return out
+
+    def write_chunks(self, rows: list[dict], vectors: np.ndarray) -> None:
+        """Store chunk rows (dicts with _ROW_COLUMNS keys) and their vectors: side store
+        first, then Chroma, so the side store always holds at least Chroma's chunks."""
+        if not rows:
+            return
+        ids = [r["id"] for r in rows]
+        with self.side.transaction() as conn:
+            for start in range(0, len(ids), 900):
+                part = ids[start:start + 900]
+                conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+            conn.executemany(f"INSERT INTO chunks({', '.join(_ROW_COLUMNS)}) VALUES "
+                             f"({','.join('?' * len(_ROW_COLUMNS))})",
+                             [tuple(r[c] for c in _ROW_COLUMNS) for r in rows])
+        self.lexical_index.replace((r["id"], r["terms"]) for r in rows)
+        chunks, _ = self._handles
+        metas = [_chroma_meta(r, self.server) for r in rows]
+        extra = {"documents": [r["text"] for r in rows]} if self.server else {}
+        self.chroma.batched(chunks.upsert, ids, embeddings=np.asarray(vectors, dtype=np.float32),
+                            metadatas=metas, **extra)
+
+    def commit(self, records: dict[str, dict]) -> None:
+        """Upsert article records: the commit point of their chunks."""
+        if records:
+            _, articles = self._handles
+            self.chroma.batched(articles.upsert, list(records),
+                                embeddings=np.ones((len(records), 1), dtype=np.float32),
+                                metadatas=list(records.values()))
+
+    def uncommit(self, article_ids: Sequence[str]) -> None:
+        if article_ids:
+            _, articles = self._handles
+            self.chroma.batched(articles.delete, list(article_ids))
+
+    def delete_chunks(self, ids: Sequence[str]) -> None:
+        """Chroma first, then the lexical index, then the side store."""
+        ids = list(ids)
+        if not ids:
+            return
+        chunks, _ = self._handles
+        self.chroma.batched(chunks.delete, ids)
+        self.lexical_index.delete(ids)
+        with self.side.transaction() as conn:
+            for start in range(0, len(ids), 900):
+                part = ids[start:start + 900]
+                conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+
+    def finish(self, changed: bool, info: dict) -> int:
+        """Bump the generation (when something changed) and mark the build complete."""
+        _, articles = self._handles
+        meta = dict(articles.metadata or {})
+        if changed or not meta.get("complete"):
+            meta.update(generation=int(meta.get("generation", 0)) + 1, complete=True,
+                        last_build=dt.datetime.now().isoformat(timespec="seconds"), **info)
+            meta.pop("hnsw:space", None)
+            articles.modify(metadata=meta)
+        gen = int(meta.get("generation", 0))
+        with self.side.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+        self._generation, self._generation_read = gen, time.monotonic()
+        return gen
+
+    # -- manifest -------------------------------------------------------------------------
+    def manifest(self) -> tuple[dict[str, tuple[int, int, str]], dict]:
+        """({path: (size, mtime_ns, sha)}, saved build facts) of the last complete build."""
+        conn = self.side.writer()
+        files = {p: (s, m, h) for p, s, m, h in conn.execute("SELECT path, size, mtime_ns, sha FROM files")}
+        row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+        return files, (json.loads(row[0]) if row else {})
+
+    def save_manifest(self, files: dict[str, tuple[int, int, str]], facts: dict) -> None:
+        with self.side.transaction() as conn:
+            conn.execute("DELETE FROM files")
+            conn.executemany("INSERT INTO files VALUES (?, ?, ?, ?)",
+                             [(p, *v) for p, v in files.items()])
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(facts),))
+
+    # -- collection ownership -------------------------------------------------------------
+    def owned(self) -> list[str]:
+        """Collection names this deployment created (older indexes: adopted by exact pattern)."""
+        names = self.chroma.names()
+        if self.owned_name in names:
+            return json.loads((self.chroma.get(self.owned_name).metadata or {}).get("names", "[]"))
+        pattern = re.compile(re.escape(self.settings.collection) + r"-[0-9a-f]{10}-(chunks|articles)")
+        return [n for n in names if pattern.fullmatch(n)]
+
+    def _own(self, add: Iterable[str] = (), drop: Iterable[str] = ()) -> None:
+        names = [n for n in self.owned() if n not in set(drop)]
+        names += [n for n in add if n not in names]
+        col = self.chroma.get(self.owned_name, create=True, metadata={"names": "[]"})
+        col.modify(metadata={"names": json.dumps(names)})
+
+    def drop_superseded_collections(self) -> list[str]:
+        """Drop the collections of this deployment's other fingerprints (only names it
+        recorded as its own) and their side stores; returns the dropped names."""
+        current = {self.chunks_name, self.articles_name}
+        existing = set(self.chroma.names())
+        stale = [n for n in self.owned() if n not in current]
+        for name in stale:
+            if name in existing:
+                self.chroma.drop(name)
+                log.info("dropped collection %s (superseded settings of deployment %s)",
+                         name, self.settings.collection)
+            prefix = name.rsplit("-", 1)[0]
+            for side in Path(self.settings.index_dir).glob(f"side-{prefix}*.sqlite3*"):
+                side.unlink(missing_ok=True)
+        if stale:
+            self._own(drop=stale)
+        return stale
+
+
+def _chroma_meta(row: dict, server: bool) -> dict:
+    meta = {"article_id": row["article_id"], "hash": row["hash"], "day": _day(row["date"]),
+            "source": row["source"]}
+    if server:  # everything another app instance needs to build its side store
+        meta.update(text_hash=row["text_hash"], idx=row["idx"], start=row["start"], end=row["end"],
+                    title=row["title"], date=row["date"] or "", url=row["url"] or "",
+                    ss=row["spans"], sv=base64.b64encode(row["sv"] or b"").decode("ascii"),
+                    ann=row["annotations"] or "")
+    return meta
+
+
+def _row_from_server(cid: str, document: str, m: dict) -> tuple:
+    from .lexical import terms_text
+
+    r = {"id": cid, "article_id": m["article_id"], "hash": m["hash"], "text_hash": m.get("text_hash", ""),
+         "idx": m.get("idx", 0), "start": m.get("start", 0), "end": m.get("end", 0),
+         "title": m.get("title", ""), "source": m.get("source", ""), "date": m.get("date") or None,
+         "url": m.get("url") or None, "text": document or "", "spans": m.get("ss", ""),
+         "sv": base64.b64decode(m.get("sv", "")), "annotations": m.get("ann") or None}
+    r["terms"] = terms_text(r["title"], r["source"], r["text"])
+    return tuple(r[c] for c in _ROW_COLUMNS)
+
+
+# Locks this process holds, by path: a second Store on the same index in this process
+# (tests, the app and its rebuilds) shares the holder instead of deadlocking on flock.
+_HELD: dict[str, "_FileLock"] = {}
+_HELD_LOCK = threading.Lock()
+_BUILD_LOCKS: dict[str, threading.Lock] = {}  # one build at a time per index in this process
+
+
+class _FileLock:
+    """An exclusive flock on index_dir/.index.lock; the OS releases it if the process dies.
+    The file names the holder (pid, and the URL of a serving app)."""
+
+    def __init__(self, index_dir: Path):
+        self.path = Path(index_dir) / ".index.lock"
+        self.fh = None
+        self.users = 0
+        self.forever = False
+
+    def acquire(self, url: str = "") -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raw = fh.read().strip()
+            fh.close()
+            try:
+                holder = json.loads(raw)
+            except ValueError:
+                holder = {"pid": raw or "?"}
+            if holder.get("url"):
+                raise IndexBusyError(
+                    f"the index at {self.path.parent} is served by the app at {holder['url']} "
+                    f"(pid {holder.get('pid')}), which is its only writer: update it from the app "
+                    f"(Articles → Rebuild index, or POST /rebuild), or stop the app first"
+                ) from None
+            raise IndexBusyError(
+                f"another `assistant index` is already running on {self.path.parent} "
+                f"(pid {holder.get('pid')}); wait for it to finish"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "url": url}))
+        fh.flush()
+        self.fh = fh
+
+    def release(self) -> None:
+        if self.fh is not None:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+
+
+class _ServerLock:
+    """The writer lock of a deployment on a Chroma server: the collection <name>.writer.
+    Creating a collection is atomic on the server, so one writer wins on any machine."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.name = f"{store.settings.collection}.writer"
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._stop: threading.Event | None = None
+        self.users = 0
+        self.forever = False
+
+    def acquire(self, url: str = "") -> None:
+        from .embedding import explicit_embeddings
+
+        client = self.store.chroma.client
+        meta = {"holder": self.token, "url": url or "", "since": time.time(), "beat": time.time()}
+        for _ in range(2):
+            try:
+                client.create_collection(self.name, metadata=meta, embedding_function=explicit_embeddings())
+                break
+            except Exception as exc:  # exists: someone holds it (or held it and died)
+                try:
+                    held = dict(client.get_collection(self.name).metadata or {})
+                except Exception:
+                    log.info("writer lock %s vanished while reading it; retrying (%s)", self.name, exc)
+                    continue
+                if time.time() - float(held.get("beat", 0)) > WRITER_STALE_S:
+                    log.warning("taking over the writer lock %s of %s (no heartbeat for %.0f s)",
+                                self.name, held.get("holder"), time.time() - float(held.get("beat", 0)))
+                    client.delete_collection(self.name)
+                    continue
+                raise IndexBusyError(
+                    f"another writer ({held.get('holder')}{', serving ' + held['url'] if held.get('url') else ''}) "
+                    f"is updating deployment {self.store.settings.collection!r} on "
+                    f"{self.store.settings.chroma_url}; wait for it to finish"
+                ) from None
+        else:
+            raise IndexBusyError(f"could not take the writer lock {self.name}; try again")
+        self._stop = threading.Event()
+        threading.Thread(target=self._beat, args=(self._stop,), daemon=True,
+                         name="writer-heartbeat").start()
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(_HEARTBEAT_S):
+            try:
+                col = self.store.chroma.client.get_collection(self.name)
+                meta = dict(col.metadata or {})
+                if meta.get("holder") != self.token:
+                    log.error("writer lock %s was taken over by %s", self.name, meta.get("holder"))
+                    return
+                col.modify(metadata={**meta, "beat": time.time()})
+            except Exception as exc:
+                log.warning("writer lock heartbeat failed: %s", exc)
+
+    def release(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+            try:
+                self.store.chroma.client.delete_collection(self.name)
+            except Exception as exc:
+                log.warning("could not release the writer lock %s: %s", self.name, exc)
+
+
+class WriterLock:
+    """One writer per store (see the module docstring). Re-entrant within the process:
+    builds in one process are serialized by a thread lock and share the held lock."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def _lock(self):
+        key = (self.store.settings.chroma_url + "|" + self.store.settings.collection) if self.store.server \
+            else str(Path(self.store.settings.index_dir).resolve())
+        with _HELD_LOCK:
+            lock = _HELD.get(key)
+            if lock is None:
+                lock = _HELD[key] = _ServerLock(self.store) if self.store.server else \
+                    _FileLock(Path(self.store.settings.index_dir))
+            return key, lock
+
+    def _enter(self, url: str, forever: bool) -> None:
+        key, lock = self._lock()
+        with _HELD_LOCK:
+            if lock.users == 0 and not lock.forever:
+                lock.acquire(url)
+            if forever:
+                lock.forever = True
+            else:
+                lock.users += 1
+
+    def _exit(self) -> None:
+        key, lock = self._lock()
+        with _HELD_LOCK:
+            lock.users -= 1
+            if lock.users == 0 and not lock.forever:
+                lock.release()
+                _HELD.pop(key, None)
+
+    @contextmanager
+    def hold(self, url: str = ""):
+        key, _ = self._lock()
+        with _HELD_LOCK:
+            build_lock = _BUILD_LOCKS.setdefault(key, threading.Lock())
+        with build_lock:
+            self._enter(url, forever=False)
+            try:
+                yield self
+            finally:
+                self._exit()
+
+    def acquire_forever(self, url: str):
+        """Hold the lock until the returned release() is called."""
+        self._enter(url, forever=True)
+        released = threading.Event()
+
+        def release() -> None:
+            if released.is_set():
+                return
+            released.set()
+            key, lock = self._lock()
+            with _HELD_LOCK:
+                lock.forever = False
+                if lock.users == 0:
+                    lock.release()
+                    _HELD.pop(key, None)
+
+        return release
