@@ -34,7 +34,7 @@ def retrievals_wq(index_dir: Path):
     write_question_set_corpus(dataset, corpus)
     assistant = Assistant(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index_dir))
     assistant.build_index()
-    paths = {aid: Path(r.get("path", "")).stem for aid, r in assistant.index.article_records().items()}
+    paths = {aid: Path(r.get("path", "")).stem for aid, r in assistant.store.committed().items()}
     out = []
     for q in load_question_set(dataset, "dev"):
         out.append((q, assistant.retriever.retrieve(q.question, k=10)))
