@@ -1,39 +1,83 @@
 """The `assistant` command: index | ask | serve | eval. It parses, calls the library, and
-turns library errors into click errors; nothing else lives here."""
+turns library errors into click errors; nothing else lives here.
+
+The shared options (``SHARED_OPTIONS``: --corpus, --index, --chroma-url, --generator,
+--log-level) work before or after the subcommand: every command added to the group gets
+them, and a value given after the subcommand wins.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import click
 
-from .config import GENERATORS, Settings
+from .config import GENERATORS, LOG_LEVELS, Settings, configure_logging
 from .errors import AssistantError
+
+log = logging.getLogger(__name__)
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
     try:
-        return Settings.from_env(**{**ctx.obj, **{k: v for k, v in overrides.items() if v is not None}})
+        settings = Settings.from_env(**{**(ctx.obj or {}),
+                                        **{k: v for k, v in overrides.items() if v is not None}})
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(settings.log_level)
+    return settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--corpus", "corpus_dir", type=click.Path(), default=None,
-              help="Folder of articles [env ASSISTANT_CORPUS_DIR; default corpus/].")
-@click.option("--index", "index_dir", type=click.Path(), default=None,
-              help="Folder of the persisted index [env ASSISTANT_INDEX_DIR; default index/].")
-@click.option("--chroma-url", default=None,
-              help="Use a Chroma server instead of the embedded store [env ASSISTANT_CHROMA_URL].")
-@click.option("--generator", type=click.Choice(GENERATORS), default=None,
-              help="Who writes the answer [env ASSISTANT_GENERATOR; default extractive].")
+# (flags, settings name, click keyword arguments): one place to add an option every command takes.
+SHARED_OPTIONS: list[tuple[tuple[str, ...], str, dict]] = [
+    (("--corpus",), "corpus_dir", dict(
+        type=click.Path(), help="Folder of articles [env ASSISTANT_CORPUS_DIR; default corpus/ "
+        "of the project].")),
+    (("--index",), "index_dir", dict(
+        type=click.Path(), help="Folder of the persisted index [env ASSISTANT_INDEX_DIR; default "
+        "index/ of the project].")),
+    (("--chroma-url",), "chroma_url", dict(
+        help="Use a Chroma server instead of the embedded store [env ASSISTANT_CHROMA_URL].")),
+    (("--generator",), "generator", dict(
+        type=click.Choice(GENERATORS),
+        help="Who writes the answer [env ASSISTANT_GENERATOR; default extractive].")),
+    (("--log-level",), "log_level", dict(
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        help="Log detail on stderr [env ASSISTANT_LOG_LEVEL; default WARNING].")),
+]
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value):
+    """Store a shared option's value in ctx.obj (shared by the group and its subcommand)."""
+    obj = ctx.ensure_object(dict)
+    if value is not None:
+        obj[param.name] = value
+    return value
+
+
+def _shared_params() -> list[click.Option]:
+    return [click.Option([*flags, name], default=None, expose_value=False, callback=_remember,
+                         **kwargs) for flags, name, kwargs in SHARED_OPTIONS]
+
+
+class _Group(click.Group):
+    """A group whose subcommands all accept the shared options (unless they define the flag)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+        cmd.params.extend(p for p in _shared_params() if not set(p.opts) & taken)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             params=_shared_params())
 @click.version_option(package_name="news-assistant")
 @click.pass_context
-def main(ctx: click.Context, corpus_dir, index_dir, chroma_url, generator) -> None:
+def main(ctx: click.Context) -> None:
     """Ask questions of a folder of news articles; every answer sentence is cited."""
-    ctx.obj = {"corpus_dir": corpus_dir, "index_dir": index_dir, "chroma_url": chroma_url,
-               "generator": generator}
+    ctx.ensure_object(dict)
 
 
 def _assistant(settings: Settings):
@@ -96,13 +140,11 @@ def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, unt
     from .retrieval import Filters
 
     settings = _settings(ctx)
-    turns = None
-    if history:
-        try:
-            with open(history, encoding="utf-8") as fh:
-                turns = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(f"cannot read history file {history}: {exc}") from exc
+    turns = _read_history(history, settings) if history else None
+    if not settings.chroma_url and not settings.index_dir.is_dir():
+        # Checked here so that asking never creates an empty index folder.
+        raise click.ClickException(f"no index at {settings.index_dir}: build it with "
+                                   f"`assistant index` (corpus: {settings.corpus_dir})")
     try:
         filters = Filters.parse(since, until, list(outlets) or None)
         assistant = _assistant(settings)
@@ -123,14 +165,41 @@ def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, unt
         click.echo(str(result))
 
 
+def _read_history(path: str, settings: Settings) -> list:
+    """The --history file's turns: read with a byte bound (it may be /dev/zero), nesting
+    bounded before parsing, shape and turn lengths checked."""
+    from . import safejson
+    from .conversation import check_history
+
+    limit = settings.max_history_bytes
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read history file {path}: {exc.strerror or exc}") from exc
+    if len(raw) > limit:
+        raise click.ClickException(f"history file {path} is over the {limit:,}-byte limit "
+                                   "(ASSISTANT_MAX_HISTORY_BYTES)")
+    try:
+        data = safejson.loads(raw.decode("utf-8"), max_depth=8)
+        return check_history(data, max_chars=settings.max_question_chars,
+                             max_turns=settings.max_history_turns)
+    except (ValueError, AssistantError) as exc:  # UnicodeDecodeError and JSON errors included
+        raise click.ClickException(f"cannot read history file {path}: {exc}") from exc
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to bind [env ASSISTANT_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env ASSISTANT_PORT; default 7860].")
 @click.option("--no-index", is_flag=True, help="Do not build or update the index before serving.")
+@click.option("--allow-anonymous-writes", is_flag=True, default=None,
+              help="Allow uploads and rebuilds without a login on a non-loopback address "
+              "[env ASSISTANT_ALLOW_ANONYMOUS_WRITES].")
 @click.pass_context
-def serve(ctx: click.Context, host, port, no_index: bool) -> None:
+def serve(ctx: click.Context, host, port, no_index: bool, allow_anonymous_writes) -> None:
     """Serve the web chat (builds or updates the index first)."""
-    settings = _settings(ctx, host=host, port=port)
+    settings = _settings(ctx, host=host, port=port,
+                         allow_anonymous_writes=allow_anonymous_writes or None)
     from .webapp import serve as run_app
 
     try:
@@ -164,7 +233,7 @@ def eval_cmd(ctx: click.Context, dataset_dir, limit, baseline, json_path, eval_i
     from .evaluate import (format_answer_table, format_table, is_question_set, run_eval,
                            run_question_set_eval)
 
-    index_dir = eval_index or ctx.obj.get("index_dir") or str(
+    index_dir = eval_index or (ctx.obj or {}).get("index_dir") or str(
         Path(".eval-index") / Path(dataset_dir).resolve().name)
     settings = _settings(ctx, index_dir=index_dir)
     bars: dict[str, tqdm] = {}

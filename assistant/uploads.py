@@ -9,6 +9,10 @@ than letters, digits, ``.``, ``-`` and ``_`` become ``_``; the extension is lowe
 The file is written to a hidden temporary file inside the target folder, parsed there, and
 only then renamed into place (atomic), so a refused or interrupted upload leaves neither a
 half-written article nor any change to the index. Indexing is a separate step.
+
+An upload never silently replaces a different file: the same name with other content is
+saved under a free name (``ferry-2.txt``) unless ``replace=True``; the same content again
+is kept once. The folder has a quota (``max_files`` files, ``max_total_bytes`` bytes).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .corpus import EXTENSIONS, LoadReport, parse_file
 from .errors import ArticleError, UploadError
 
 MAX_NAME_CHARS = 150
+MAX_NAME_BYTES = 200  # UTF-8 bytes; file systems allow 255, and a "-NN" suffix may be added
 UPLOAD_SUBDIR = "uploads"  # where the web app puts uploads, inside the corpus folder
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -36,9 +41,11 @@ _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 class SavedUpload:
     name: str  # the sanitised file name
     path: Path  # where it was saved
-    replaced: bool  # a file of that name was there before
+    replaced: bool  # a file of that name was there before (only with replace=True)
     size: int
     articles: int  # articles the file holds
+    renamed: bool = False  # saved under another name: a different file has the name asked for
+    unchanged: bool = False  # the same content was already there under this name
 
 
 def _shown(name: object) -> str:
@@ -79,11 +86,39 @@ def check_name(filename: object) -> str:
         raise UploadError(f"upload refused: {shown}: unsupported file type "
                           f"{suffix or '(none)'!r}; allowed: {', '.join(EXTENSIONS)}")
     stem = _UNSAFE_RE.sub("_", stem).strip("._-") or "upload"
+    if len((stem + suffix).encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise UploadError(f"upload refused: {shown}: the file name is "
+                          f"{len((stem + suffix).encode('utf-8', 'surrogatepass')):,} bytes long "
+                          f"in UTF-8; the limit is {MAX_NAME_BYTES}")
     return stem + suffix
 
 
+def _usage(folder: Path) -> tuple[int, int]:
+    """(files, bytes) of the visible regular files in folder."""
+    files = total = 0
+    if folder.is_dir():
+        for entry in os.scandir(folder):
+            if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                files += 1
+                total += entry.stat(follow_symlinks=False).st_size
+    return files, total
+
+
+def _same_content(path: Path, tmp: Path) -> bool:
+    if path.stat().st_size != tmp.stat().st_size:
+        return False
+    with open(path, "rb") as a, open(tmp, "rb") as b:
+        while True:
+            x, y = a.read(1 << 20), b.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
 def save_upload(corpus_dir: str | Path, filename: str, data_or_path: bytes | str | Path,
-                max_bytes: int) -> SavedUpload:
+                max_bytes: int, *, max_files: int | None = None,
+                max_total_bytes: int | None = None, replace: bool = False) -> SavedUpload:
     """Check an uploaded file and save it as corpus_dir/<sanitised name>.
 
     ``data_or_path`` is the file's bytes, or the path of a temporary file holding them (as
@@ -109,6 +144,14 @@ def save_upload(corpus_dir: str | Path, filename: str, data_or_path: bytes | str
                           f"{max_bytes:,}-byte upload limit")
 
     folder = Path(corpus_dir)
+    files, total = _usage(folder)
+    if max_files is not None and files >= max_files:
+        raise UploadError(f"upload refused: {shown}: the uploads folder holds {files:,} files, "
+                          f"its limit (ASSISTANT_MAX_UPLOADS={max_files:,})")
+    if max_total_bytes is not None and total + size > max_total_bytes:
+        raise UploadError(f"upload refused: {shown}: the uploads folder would hold "
+                          f"{total + size:,} bytes, over its {max_total_bytes:,}-byte quota "
+                          "(ASSISTANT_MAX_UPLOAD_TOTAL_BYTES)")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     if target.resolve().parent != folder.resolve():  # belt and braces: never outside
@@ -135,10 +178,20 @@ def save_upload(corpus_dir: str | Path, filename: str, data_or_path: bytes | str
             reasons = "; ".join(p.reason for p in report.skipped[:3])
             raise UploadError(f"upload refused: {shown}: no readable article"
                               + (f" ({reasons})" if reasons else ""))
-        replaced = target.exists()
+        replaced = renamed = False
+        if target.exists() and not replace:
+            if _same_content(target, tmp):
+                return SavedUpload(name, target, False, size, len(articles), unchanged=True)
+            stem, suffix = target.stem, target.suffix
+            n = 2
+            while (folder / f"{stem}-{n}{suffix}").exists():
+                n += 1
+            target, renamed = folder / f"{stem}-{n}{suffix}", True
+        else:
+            replaced = target.exists()
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
-    return SavedUpload(name, target, replaced, size, len(articles))
+    return SavedUpload(target.name, target, replaced, size, len(articles), renamed=renamed)

@@ -11,6 +11,15 @@ the chat's Markdown renderer sees one raw HTML block with no Markdown syntax in 
 ``[x](javascript:…)`` links, no headings); links are rendered only for http(s) URLs. The
 chatbot's own HTML sanitiser is a second layer, not the only one.
 
+Access: with ASSISTANT_AUTH ("user:password", a writer) or ASSISTANT_USERS_FILE (lines of
+"user:password:role", role read or write) the page needs a login; the write endpoints
+(/upload, /add_files, /rebuild) and the Articles tab need the write role. Without a login
+on a non-loopback bind, writes are refused unless ASSISTANT_ALLOW_ANONYMOUS_WRITES. Failed
+logins are rate limited; requests whose Host header is not a configured name are refused
+(DNS rebinding); uploads land in the app's own folder (index_dir/.gradio-uploads), cleaned at
+start and hourly. API fields (titles, passages, URLs) are raw article text: escape them
+before showing them as HTML; URLs other than http(s) are dropped.
+
 Concurrency: Gradio's queue runs answers ``settings.concurrency`` at a time; uploads and
 rebuilds run in their own queue group ("index", one at a time) so a rebuild never holds up
 answering, which keeps reading the current index until the new one is committed.
@@ -18,10 +27,18 @@ answering, which keeps reading the current index until the new one is committed.
 
 from __future__ import annotations
 
+import errno
+import hmac
 import html
+import ipaddress
+import logging
 import os
 import re
+import shutil
+import socket
 import threading
+import time
+from collections import deque
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,14 +46,17 @@ from .answering import Answer, Citation
 from .api import Assistant
 from .config import Settings
 from .corpus import EXTENSIONS
-from .errors import AssistantError, ConfigError, IndexBusyError, IndexMissingError
+from .errors import (AssistantError, ConfigError, IndexBusyError, IndexMissingError,
+                     QuestionError)
 from .index import IndexReport
 from .retrieval import Filters
 from .suggestions import SEED_QUESTION, example_questions
 from .uploads import UPLOAD_SUBDIR, save_upload
 
-__all__ = ["SEED_QUESTION", "build_app", "launch", "parse_auth", "render_answer",
+__all__ = ["SEED_QUESTION", "Access", "build_app", "launch", "parse_auth", "render_answer",
            "render_sources", "serve"]
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------
 # Rendering (pure functions: Answer in, HTML out)
@@ -283,6 +303,108 @@ def parse_auth(value: str) -> tuple[str, str] | None:
     return user, password
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+ROLES = ("read", "write")
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class Access:
+    """Who may log in and who may write; failed logins rate limited.
+
+    Users come from settings.auth (one writer) and settings.users_file. ``can_write`` takes
+    the logged-in user name (None without a login). A user name gets at most
+    ``max_failures`` wrong passwords per ``window`` seconds, and all users together
+    ``10 * max_failures``: beyond that, every login of that name (or every login) fails
+    until the window has passed, so guessing runs at a few tries a minute.
+    """
+
+    def __init__(self, settings: Settings, *, max_failures: int = 5, window: float = 60.0):
+        self.users: dict[str, tuple[str, str]] = {}  # name -> (password, role)
+        pair = parse_auth(settings.auth)
+        if pair:
+            self.users[pair[0]] = (pair[1], "write")
+        if settings.users_file:
+            self.users.update(_read_users(settings.users_file))
+        self.anonymous_writes = settings.allow_anonymous_writes or is_loopback(settings.host)
+        self.max_failures, self.window = max_failures, window
+        self._failures: dict[str, deque] = {}
+        self._all_failures: deque = deque()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.users)
+
+    def login(self, username: str, password: str) -> bool:
+        """Gradio's auth callable."""
+        now = time.monotonic()
+        with self._lock:
+            mine = self._failures.setdefault(str(username)[:200], deque())
+            for q in (mine, self._all_failures):
+                while q and now - q[0] > self.window:
+                    q.popleft()
+            if len(mine) >= self.max_failures or len(self._all_failures) >= 10 * self.max_failures:
+                log.warning("login of %r refused: too many failed logins in %g s",
+                            str(username)[:50], self.window)
+                return False
+            known = self.users.get(username)
+            ok = known is not None and hmac.compare_digest(
+                known[0].encode("utf-8"), str(password).encode("utf-8", "surrogatepass"))
+            if not ok:
+                mine.append(now)
+                self._all_failures.append(now)
+                log.info("failed login for %r", str(username)[:50])
+            return ok
+
+    def can_write(self, username: str | None) -> bool:
+        if not self.enabled:
+            return self.anonymous_writes
+        return username is not None and self.users.get(username, ("", ""))[1] == "write"
+
+    def refusal(self, username: str | None) -> str:
+        if self.enabled:
+            return "this needs an account with the write role: log in as an editor"
+        return ("writes are refused on a non-loopback address without a login: set "
+                "ASSISTANT_AUTH or ASSISTANT_USERS_FILE, or pass --allow-anonymous-writes")
+
+
+def _read_users(path: str) -> dict[str, tuple[str, str]]:
+    users: dict[str, tuple[str, str]] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the users file {path}: {exc}") from exc
+    for n, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, _, rest = line.partition(":")
+        password, _, role = rest.rpartition(":")
+        if not user or not password or role not in ROLES:
+            raise ConfigError(f"{path}, line {n}: expected user:password:role with role read "
+                              "or write")
+        users[user] = (password, role)
+    return users
+
+
+def allowed_host_names(settings: Settings) -> list[str]:
+    """Host header values the app answers to ("*" when bound to every address and no
+    names are configured: a LAN server is reached by names we cannot know)."""
+    extra = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
+    if settings.host in ("0.0.0.0", "::") and not extra:
+        return ["*"]
+    names = [*LOOPBACK_NAMES, *extra]
+    if settings.host not in ("0.0.0.0", "::"):
+        names.append(settings.host)
+    return list(dict.fromkeys(names))
+
+
 class _Panels:
     """Outlets, example questions and stats for the page, recomputed when the index changes."""
 
@@ -318,6 +440,42 @@ def _upload_dir(assistant: Assistant) -> Path:
     return Path(assistant.settings.corpus_dir) / UPLOAD_SUBDIR
 
 
+def _username(request) -> str | None:
+    return getattr(request, "username", None) if request is not None else None
+
+
+MAX_OUTLETS = 100
+
+
+def check_ask_params(settings: Settings, question, history, date_from, date_to, outlets, k):
+    """The /ask parameters, each bounded and typed before any work; QuestionError naming
+    the parameter otherwise."""
+    if not isinstance(question, str):
+        raise QuestionError(f"question must be text, got {type(question).__name__}")
+    if k is not None and k != "":
+        if isinstance(k, bool) or not isinstance(k, (int, float)) or k != int(k):
+            raise QuestionError(f"k must be a whole number from 1 to 50, got {k!r}"[:200])
+        if not 1 <= int(k) <= 50:
+            raise QuestionError(f"k must be from 1 to 50 (passages to read), got {int(k)}")
+        k = int(k)
+    else:
+        k = None
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        if value is not None and not isinstance(value, str):
+            raise QuestionError(f"{name} must be a YYYY-MM-DD text, got {type(value).__name__}")
+        if isinstance(value, str) and len(value) > 40:
+            raise QuestionError(f"{name} must be a YYYY-MM-DD date, got {len(value):,} characters")
+    if outlets is not None:
+        if isinstance(outlets, str):
+            outlets = [outlets]
+        if not isinstance(outlets, (list, tuple)) or not all(isinstance(o, str) for o in outlets):
+            raise QuestionError("outlets must be a list of outlet names (text)")
+        if len(outlets) > MAX_OUTLETS or any(len(o) > 200 for o in outlets):
+            raise QuestionError(f"outlets must be at most {MAX_OUTLETS} names of at most 200 "
+                                "characters")
+    return k, list(outlets) if outlets else None
+
+
 # ---------------------------------------------------------------------------------------
 # The page
 # ---------------------------------------------------------------------------------------
@@ -348,15 +506,25 @@ THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"],
                    font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
 
 
-def build_app(assistant: Assistant, report: IndexReport | None = None):
+def build_app(assistant: Assistant, report: IndexReport | None = None,
+              access: Access | None = None):
     """The Gradio Blocks app over an Assistant (not launched)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     settings = assistant.settings
+    access = access or Access(settings)
     panels = _Panels(assistant)
     panels.report = report
-    outlets0, examples0 = panels.current()
+    # Behind a login the page's initial config (served to the login page too) holds no
+    # outlet names or questions: the page loads them after login.
+    outlets0, examples0 = ([], []) if access.enabled else panels.current()
+
+    def wants_request(fn):
+        """Let Gradio inject the request (this module's annotations are strings, and
+        typing.get_type_hints cannot resolve the locally imported ``gr``)."""
+        fn.__annotations__["request"] = gr.Request
+        return fn
 
     # -- handlers ----------------------------------------------------------------------
     def respond(message, chat, turns, date_from, date_to, outlets, k):
@@ -392,6 +560,12 @@ def build_app(assistant: Assistant, report: IndexReport | None = None):
         except AssistantError as exc:
             chat[-1] = {"role": "assistant", "content": render_error(str(exc))}
             yield "", chat, turns
+        except Exception as exc:  # never leave the bubble on "Reading the articles…"
+            log.exception("the chat handler failed on %r", message[:200])
+            chat[-1] = {"role": "assistant", "content": render_error(
+                f"Something went wrong while answering ({type(exc).__name__}); the server log "
+                "has the details. Try again or rephrase the question.")}
+            yield "", chat, turns
 
     def clear():
         return [], [], ""
@@ -399,35 +573,62 @@ def build_app(assistant: Assistant, report: IndexReport | None = None):
     def ask_api(question: str, history: list | None = None, date_from: str | None = None,
                 date_to: str | None = None, outlets: list[str] | None = None,
                 k: int | None = None) -> dict:
-        """Answer a question (optional chat history and filters); the JSON of `assistant ask --json`."""
+        """Answer a question (optional chat history and filters); the JSON of `assistant ask --json`.
+
+        Every field of the answer is raw text from the articles (titles, passages, dates):
+        escape it before showing it as HTML. URLs other than http(s) are returned as null.
+        """
         try:
+            k, outlets = check_ask_params(settings, question, history, date_from, date_to,
+                                          outlets, k)
             filters = Filters.parse(date_from, date_to, outlets)
-            return assistant.ask(question, plain_history(history) or None, k=k or None,
+            data = assistant.ask(question, plain_history(history) or None, k=k,
                                  filters=filters).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            log.exception("/ask failed")
+            raise gr.Error(f"internal error ({type(exc).__name__}); see the server log") from exc
+        for c in [*data.get("citations", []), *data.get("passages", [])]:
+            c["url"] = _safe_url(c.get("url"))
+        return data
 
     def refresh():
         outlets, examples = panels.current()
         return (gr.Dropdown(choices=outlets), gr.Dataset(samples=[[q] for q in examples]),
                 render_stats(assistant), render_report(panels.report))
 
-    def add_files(files):
+    def _save(filename, data_or_path):
+        return save_upload(_upload_dir(assistant), filename, data_or_path,
+                           settings.max_upload_bytes, max_files=settings.max_uploads,
+                           max_total_bytes=settings.max_upload_total_bytes)
+
+    @wants_request
+    def add_files(files, request=None):
         """Save uploaded files into the corpus; one line per file (saved or refused)."""
-        files = [f for f in (files or []) if f]
+        if not access.can_write(_username(request)):
+            return f"<div class='upload-result'>⚠️ {_esc(access.refusal(_username(request)))}</div>"
+        files = [f for f in (files or []) if f] if isinstance(files, (list, tuple)) else [files]
         if not files:
             return "<div class='upload-result'>Choose one or more files first.</div>"
         lines = []
         saved = 0
         for f in files:
-            path = Path(f if isinstance(f, (str, Path)) else getattr(f, "name", ""))
-            try:
-                result = save_upload(_upload_dir(assistant), path.name, path, settings.max_upload_bytes)
+            try:  # one bad file never stops the batch
+                path = Path(f if isinstance(f, (str, Path)) else getattr(f, "name", "") or "")
+                result = _save(path.name, path)
             except AssistantError as exc:
                 lines.append(f"<li class='refused'>✗ {_esc(str(exc))}</li>")
                 continue
+            except Exception as exc:
+                log.exception("saving an upload failed")
+                lines.append(f"<li class='refused'>✗ {_esc(str(f)[-80:])}: not saved "
+                             f"({_esc(type(exc).__name__)}: {_esc(str(exc)[:200])})</li>")
+                continue
             saved += 1
-            verb = "replaced" if result.replaced else "saved"
+            verb = ("renamed (a different file has that name) and saved" if result.renamed else
+                    "already there, kept" if result.unchanged else
+                    "replaced" if result.replaced else "saved")
             lines.append(f"<li class='saved'>✓ {_esc(result.name)} {verb} as "
                          f"{_esc(UPLOAD_SUBDIR + '/' + result.name)} ({result.articles} "
                          f"article{'s' if result.articles != 1 else ''})</li>")
@@ -435,24 +636,40 @@ def build_app(assistant: Assistant, report: IndexReport | None = None):
         return (f"<div class='upload-result'>{saved} of {len(files)} file(s) added.{hint}"
                 f"<ul>{''.join(lines)}</ul></div>")
 
-    def upload_api(filename: str, content: str) -> dict:
-        """Save one article (file name and text) into the corpus; rebuild to index it."""
+    @wants_request
+    def upload_api(filename: str, content: str, request=None) -> dict:
+        """Save one article (file name and text) into the corpus; rebuild to index it.
+        A different file of the same name is never replaced: the article is saved under a
+        free name ("renamed": true)."""
+        if not access.can_write(_username(request)):
+            raise gr.Error(access.refusal(_username(request)))
         if not isinstance(content, str):
             raise gr.Error("content must be the article's text")
+        if len(content) > settings.max_upload_bytes:  # before encoding a huge string
+            raise gr.Error(f"upload refused: the content is over the "
+                           f"{settings.max_upload_bytes:,}-byte upload limit")
         try:
-            result = save_upload(_upload_dir(assistant), filename, content.encode("utf-8"),
-                                 settings.max_upload_bytes)
+            result = _save(filename, content.encode("utf-8", "surrogatepass"))
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            log.exception("/upload failed")
+            raise gr.Error(f"upload failed ({type(exc).__name__}); see the server log") from exc
         return {"name": result.name, "saved_as": f"{UPLOAD_SUBDIR}/{result.name}",
-                "replaced": result.replaced, "bytes": result.size, "articles": result.articles}
+                "replaced": result.replaced, "renamed": result.renamed,
+                "bytes": result.size, "articles": result.articles}
 
     def _build(progress_cb=None) -> IndexReport:
         report = assistant.build_index(progress=progress_cb)
         panels.report = report
         return report
 
-    def rebuild(progress=gr.Progress()):
+    @wants_request
+    def rebuild(progress=gr.Progress(), request=None):
+        if not access.can_write(_username(request)):
+            status = f"<div class='rebuild-result error'>⚠️ {_esc(access.refusal(_username(request)))}</div>"
+            return (status, *refresh())
+
         def on_progress(done: int, total: int) -> None:
             if total:
                 progress((done, total), desc="Embedding new and changed articles", unit="chunks")
@@ -467,10 +684,17 @@ def build_app(assistant: Assistant, report: IndexReport | None = None):
             status = f"<div class='rebuild-result busy'>⏳ {_esc(str(exc))}</div>"
         except AssistantError as exc:
             status = f"<div class='rebuild-result error'>⚠️ {_esc(str(exc))}</div>"
+        except Exception as exc:
+            log.exception("rebuild failed")
+            status = (f"<div class='rebuild-result error'>⚠️ The rebuild failed "
+                      f"({_esc(type(exc).__name__)}); the server log has the details.</div>")
         return (status, *refresh())
 
-    def rebuild_api() -> dict:
+    @wants_request
+    def rebuild_api(request=None) -> dict:
         """Update the index from the corpus folder; the build report and index statistics."""
+        if not access.can_write(_username(request)):
+            raise gr.Error(access.refusal(_username(request)))
         try:
             report = _build().to_dict()
             # "file", not "path": gradio_client would take {"path": …} for a file to download.
@@ -523,7 +747,7 @@ def build_app(assistant: Assistant, report: IndexReport | None = None):
                                               elem_id="outlets")
                         k = gr.Slider(1, 50, value=settings.k, step=1, label="Passages to read",
                                       elem_id="k")
-            with gr.Tab("Articles", id="articles"):
+            with gr.Tab("Articles", id="articles") as articles_tab:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1):
                         files = gr.File(label=f"Add articles ({' '.join(EXTENSIONS)})",
@@ -553,6 +777,11 @@ def build_app(assistant: Assistant, report: IndexReport | None = None):
 
         panel_outputs = [outlets, examples, stats, report_html]
         demo.load(refresh, None, panel_outputs, api_visibility="private")
+        @wants_request
+        def articles_visible(request=None):
+            return gr.Tab(visible=access.can_write(_username(request)))
+
+        demo.load(articles_visible, None, articles_tab, api_visibility="private", queue=False)
         add_btn.click(add_files, files, upload_result, api_name="add_files",
                       concurrency_id="index", concurrency_limit=1)
         rebuild_btn.click(rebuild, None, [rebuild_result, *panel_outputs], api_name="rebuild_page",
@@ -566,28 +795,76 @@ def build_app(assistant: Assistant, report: IndexReport | None = None):
     return demo
 
 
+def _check_port(host: str, port: int) -> None:
+    """ConfigError in one line when the port is taken or the address is not this machine's
+    (instead of Gradio's traceback advising GRADIO_SERVER_PORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is already in use (another `assistant "
+                                  "serve`?): choose another with --port or ASSISTANT_PORT") from exc
+            raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc} (check "
+                              "--host/ASSISTANT_HOST and --port/ASSISTANT_PORT)") from exc
+
+
+def _upload_cache(settings: Settings) -> Path:
+    """The app's own folder for Gradio's uploads, emptied now (not the shared /tmp/gradio,
+    where a file uploaded to one app can be fetched from another by its path)."""
+    folder = Path(settings.index_dir).absolute() / ".gradio-uploads"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
+
+
 def launch(assistant: Assistant, *, host: str | None = None, port: int | None = None,
            block: bool = True, report: IndexReport | None = None, quiet: bool | None = None):
     """Build the app and serve it (Gradio queue on, never a public share link).
 
-    Binds to settings.host (127.0.0.1 by default); login is on when settings.auth is
-    "user:password". With block=False it returns at once; call ``demo.close()`` to stop.
+    Binds to settings.host (127.0.0.1 by default); login is on when settings.auth or
+    settings.users_file is set. With block=False it returns at once; call ``demo.close()``
+    to stop.
     """
     import gradio as gr
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     settings = assistant.settings
-    auth = parse_auth(settings.auth)
-    demo = build_app(assistant, report=report)
+    host, port = host or settings.host, port or settings.port
+    if host != settings.host:
+        settings = settings.replace(host=host)
+    access = Access(settings)
+    _check_port(host, port)
+    os.environ["GRADIO_TEMP_DIR"] = str(_upload_cache(settings))
+    hosts = allowed_host_names(settings)
+    if hosts == ["*"]:
+        log.warning("bound to %s with no ASSISTANT_ALLOWED_HOSTS: any Host header is accepted",
+                    host)
+    demo = build_app(assistant, report=report, access=access)
+    demo.delete_cache = (3600, 3600)  # uploads older than an hour go (they are in the corpus)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=256)
     # The serving app is its embedded index's only writer (store.py): `assistant index`
     # beside it is refused with this URL and pid.
-    release = assistant.store.hold_writer(f"http://{host or settings.host}:{port or settings.port}")
+    release = assistant.store.hold_writer(f"http://{host}:{port}")
     try:
-        demo.launch(server_name=host or settings.host, server_port=port or settings.port,
-                    share=False, auth=auth, auth_message="Log in to the news archive assistant.",
+        demo.launch(server_name=host, server_port=port,
+                    share=False, auth=access.login if access.enabled else None,
+                    auth_message="Log in to the news archive assistant.",
                     prevent_thread_lock=not block, quiet=(not block) if quiet is None else quiet,
                     ssr_mode=False, mcp_server=False, max_file_size=settings.max_upload_bytes,
-                    theme=gr.themes.Soft(**THEME_FONTS), css=CSS, footer_links=["api"])
+                    theme=gr.themes.Soft(**THEME_FONTS), css=CSS,
+                    footer_links=[] if access.enabled else ["api"],
+                    app_kwargs={"middleware": [Middleware(TrustedHostMiddleware,
+                                                          allowed_hosts=hosts)]})
+    except OSError as exc:  # the port was taken between the check and the bind
+        release()
+        if "empty port" in str(exc) or getattr(exc, "errno", None) == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use: choose another with "
+                              "--port or ASSISTANT_PORT") from exc
+        raise
     except BaseException:
         release()
         raise
@@ -612,7 +889,8 @@ def serve(settings: Settings | None = None, build: bool = True, block: bool = Tr
     articles can be uploaded from it.
     """
     settings = settings or Settings.from_env()
-    parse_auth(settings.auth)  # refuse a malformed setting before the slow parts
+    Access(settings)  # refuse a malformed login setting before the slow parts
+    _check_port(settings.host, settings.port)  # and a busy port
     assistant = Assistant(settings)
     report = None
     if build:
@@ -625,6 +903,10 @@ def serve(settings: Settings | None = None, build: bool = True, block: bool = Tr
             raise
         except AssistantError as exc:  # empty corpus, busy index: serve what there is
             print(f"index not updated: {exc}")
+        except Exception as exc:  # a failing start-up build never stops the server
+            log.exception("the start-up build failed")
+            print(f"index not updated: the build failed ({type(exc).__name__}: {exc}); "
+                  "the log has the details")
     print(f"serving on http://{settings.host}:{settings.port}"
-          + (" (login required)" if settings.auth else ""))
+          + (" (login required)" if settings.auth or settings.users_file else ""))
     return launch(assistant, block=block, report=report)

@@ -8,12 +8,14 @@ import pytest
 
 from tests.conftest import SEED, SEED_QUESTION, SEED_SENTENCE, write
 
-BIN = Path(sys.executable).parent / "assistant"
+ROOT = Path(__file__).resolve().parent.parent
+BIN = [sys.executable, "-m", "assistant"]  # this checkout's code, from any folder
 
 
-def run(*args, env=None, check=True):
-    full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([str(BIN), *args], capture_output=True, text=True, env=full_env, timeout=300)
+def run(*args, env=None, check=True, cwd=None):
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run([*BIN, *args], capture_output=True, text=True, env=full_env, timeout=300,
+                          cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
     return proc
@@ -80,3 +82,68 @@ def test_cli_missing_index_names_command(tmp_path):
 def test_cli_missing_corpus_clear_error(tmp_path):
     proc = run("--corpus", str(tmp_path / "nothing"), "--index", str(tmp_path / "i"), "index", check=False)
     assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_cli_shared_options_after_the_subcommand(cli_dirs):
+    corpus, index = cli_dirs
+    out = run("index", "--corpus", str(corpus), "--index", str(index), "--json",
+              "--log-level", "info")
+    assert json.loads(out.stdout)["articles"] == 1
+    data = json.loads(run("ask", SEED_QUESTION, "--json", "--index", str(index),
+                          "--corpus", str(corpus)).stdout)
+    assert SEED_SENTENCE in data["answer"]
+
+
+def test_cli_from_another_folder_names_the_index_and_leaves_nothing(tmp_path):
+    """Run from an unrelated folder: the default index is the project's, and asking with a
+    missing --index names its absolute path and creates nothing."""
+    missing = tmp_path / "none"
+    proc = run("ask", "what?", "--index", "none", check=False, cwd=tmp_path)
+    assert proc.returncode == 1 and f"no index at {missing}" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def _deep(path):
+    path.write_text("[" * 5000 + "]" * 5000)
+    return str(path)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: write(p / "h.json", "42") and str(p / "h.json"), "must be a list of [question, answer]"),
+    (lambda p: _deep(p / "deep.json"), "nested more than 8 levels"),
+    (lambda p: "/dev/zero", "over the 1,000,000-byte limit"),
+    (lambda p: write(p / "big.json", json.dumps([["x" * 3000, ""]])) and str(p / "big.json"),
+     "history item 1 is 3,000 characters long; the limit is 2,000"),
+])
+def test_cli_history_hostile_clear_error(cli_dirs, tmp_path, make, message):
+    corpus, index = cli_dirs
+    proc = run("ask", "--history", make(tmp_path), "what about x?", "--corpus", str(corpus),
+               "--index", str(index), check=False)
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"ASSISTANT_RRF_K": "-20"}, "rrf_k must be between 0 and 10,000, got -20"),
+    ({"ASSISTANT_EMBED_BATCH_SIZE": "0"}, "embed_batch_size must be between 1 and 4,096"),
+    ({"ASSISTANT_INDEX_DIR": "/etc/passwd"}, "is a file, not a folder"),
+    ({"ASSISTANT_PORT": "80000"}, "port must be between 1 and 65,535"),
+    ({"ASSISTANT_HOST": "999.1.1.1"}, "host must be an IP address or a host name"),
+])
+def test_cli_bad_setting_one_line_error(env, message):
+    proc = run("serve", "--no-index", env=env, check=False)
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_serve_busy_port_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        proc = run("serve", "--no-index", "--port", str(port), "--index", str(tmp_path / "i"),
+                   "--corpus", str(tmp_path), check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
+    assert "--port or ASSISTANT_PORT" in proc.stderr

@@ -81,11 +81,40 @@ def test_save_bytes_then_path_and_replace(tmp_path):
     assert first.path.read_bytes() == ARTICLE
     src = tmp_path / "upload-tmp.bin"
     src.write_bytes(ARTICLE + b" It opens in May.")
+    # A different file of the same name is never replaced silently: it gets a free name.
     second = save_upload(corpus, "ferry.txt", src, 10_000)
-    assert second.replaced and second.path.read_bytes().endswith(b"It opens in May.")
-    assert [p.name for p in corpus.iterdir()] == ["ferry.txt"]  # no temporary file left
+    assert second.renamed and not second.replaced and second.name == "ferry-2.txt"
+    assert first.path.read_bytes() == ARTICLE
+    assert second.path.read_bytes().endswith(b"It opens in May.")
+    # The same content again is kept once; replace=True replaces on purpose.
+    again = save_upload(corpus, "ferry.txt", ARTICLE, 10_000)
+    assert again.unchanged and again.path == first.path
+    third = save_upload(corpus, "ferry.txt", src, 10_000, replace=True)
+    assert third.replaced and third.path.read_bytes().endswith(b"It opens in May.")
+    assert sorted(p.name for p in corpus.iterdir()) == ["ferry-2.txt", "ferry.txt"]  # no temp file
     loaded = load_articles(corpus)
     assert [a.title for a in loaded.articles] == ["Harbour board approves ferry terminal"]
+
+
+def test_quota_of_files_and_bytes(tmp_path):
+    corpus = tmp_path / "corpus"
+    save_upload(corpus, "a.txt", ARTICLE, 10_000, max_files=2)
+    save_upload(corpus, "b.txt", ARTICLE + b" Two.", 10_000, max_files=2)
+    with pytest.raises(UploadError, match="holds 2 files, its limit"):
+        save_upload(corpus, "c.txt", ARTICLE + b" Three.", 10_000, max_files=2)
+    used = sum(p.stat().st_size for p in corpus.iterdir())
+    with pytest.raises(UploadError, match="over its .*-byte quota"):
+        save_upload(corpus, "d.txt", ARTICLE + b" Four.", 10_000, max_total_bytes=used + 10)
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_name_over_255_bytes_refused(tmp_path):
+    corpus = tmp_path / "corpus"
+    with pytest.raises(UploadError, match="bytes long in UTF-8; the limit is 200"):
+        save_upload(corpus, "é" * 140 + ".txt", ARTICLE, 10_000)
+    with pytest.raises(UploadError, match="the limit is 150"):
+        save_upload(corpus, "a" * 300 + ".txt", ARTICLE, 10_000)
+    assert not corpus.exists() or not list(corpus.iterdir())
 
 
 def test_size_limit_and_empty_file(tmp_path):
