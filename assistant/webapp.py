@@ -758,8 +758,10 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
                         rebuild_result = gr.HTML(elem_id="rebuild-result")
                     with gr.Column(scale=1):
                         gr.Markdown("### Index")
-                        stats = gr.HTML(render_stats(assistant), elem_id="stats")
-                        report_html = gr.HTML(render_report(report), elem_id="report")
+                        stats = gr.HTML("" if access.enabled else render_stats(assistant),
+                                        elem_id="stats")
+                        report_html = gr.HTML("" if access.enabled else render_report(report),
+                                              elem_id="report")
 
         # -- events ----------------------------------------------------------------------
         chat_inputs = [question, chatbot, turns, date_from, date_to, outlets, k]
@@ -810,14 +812,22 @@ def _check_port(host: str, port: int) -> None:
                               "--host/ASSISTANT_HOST and --port/ASSISTANT_PORT)") from exc
 
 
+_UPLOAD_CACHE: list[Path] = []  # the folder chosen by the first app of this process
+
+
 def _upload_cache(settings: Settings) -> Path:
-    """The app's own folder for Gradio's uploads, emptied now (not the shared /tmp/gradio,
-    where a file uploaded to one app can be fetched from another by its path)."""
-    folder = Path(settings.index_dir).absolute() / ".gradio-uploads"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    return folder
+    """The app's own folder for Gradio's uploads, emptied at start (not the shared
+    /tmp/gradio, where a file uploaded to one app can be fetched from another by its path).
+    Gradio reads the folder from the process environment, so every app of one process
+    shares the first app's folder."""
+    if not _UPLOAD_CACHE:
+        folder = Path(settings.index_dir).absolute() / ".gradio-uploads"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        _UPLOAD_CACHE.append(folder)
+        os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    return _UPLOAD_CACHE[0]
 
 
 def launch(assistant: Assistant, *, host: str | None = None, port: int | None = None,
@@ -838,7 +848,7 @@ def launch(assistant: Assistant, *, host: str | None = None, port: int | None = 
         settings = settings.replace(host=host)
     access = Access(settings)
     _check_port(host, port)
-    os.environ["GRADIO_TEMP_DIR"] = str(_upload_cache(settings))
+    _upload_cache(settings)
     hosts = allowed_host_names(settings)
     if hosts == ["*"]:
         log.warning("bound to %s with no ASSISTANT_ALLOWED_HOSTS: any Host header is accepted",

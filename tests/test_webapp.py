@@ -22,7 +22,7 @@ from assistant import Assistant
 from assistant.answering import Answer, AnswerSentence, Citation
 from assistant.errors import ConfigError, IndexBusyError
 from assistant.index import _IndexLock
-from assistant.webapp import launch, parse_auth, plain_history, render_answer
+from assistant.webapp import Access, launch, parse_auth, plain_history, render_answer
 from tests.conftest import ROOT, SEED, SEED_QUESTION, SEED_SENTENCE, write
 
 PLANET = """---
@@ -192,7 +192,8 @@ def test_upload_then_rebuild_makes_the_article_searchable(newsroom):
     c = client(demo)
     saved = c.predict("ferry terminal.txt", FERRY, api_name="/upload")
     assert saved == {"name": "ferry_terminal.txt", "saved_as": "uploads/ferry_terminal.txt",
-                     "replaced": False, "bytes": len(FERRY.encode()), "articles": 1}
+                     "replaced": False, "renamed": False, "bytes": len(FERRY.encode()),
+                     "articles": 1}
     assert (Path(assistant.settings.corpus_dir) / "uploads" / "ferry_terminal.txt").read_text() == FERRY
     result = c.predict(api_name="/rebuild")
     assert result["report"]["added"] == 1 and result["report"]["skipped"] == []
@@ -340,7 +341,7 @@ def test_login_when_auth_is_set(news):
     with running(guarded) as demo:
         with pytest.raises(AuthenticationError):
             client(demo)
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError, match="Could not login"):
             client(demo, auth=("editor", "wrong"))
         assert client(demo, auth=("editor", "s3cret")).predict(api_name="/stats")["articles"] == 2
 
@@ -432,3 +433,128 @@ def test_plain_history_normalises_shapes():
         [{"role": "user", "content": "q"}]
     with pytest.raises(ConfigError):
         plain_history("q")
+
+
+# -- hostile parameters, roles, hosts (issue 13) -----------------------------------------------
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(k=100000), "k must be from 1 to 50"),
+    (dict(k="abc"), "k must be a whole number from 1 to 50"),
+    (dict(outlets={"a": 1}), "outlets must be a list of outlet names"),
+    (dict(date_from=20240101), "date_from must be a YYYY-MM-DD text"),
+    (dict(history=[["x" * 10_000_000, ""]]), "history item 1 is 10,000,000 characters long"),
+    (dict(history=42), "history must be a list of [question, answer] pairs"),
+])
+def test_ask_endpoint_bad_parameters_clear_message(news, kwargs, message):
+    _, demo = news
+    with pytest.raises(AppError, match=re.escape(message)):
+        client(demo).predict(SEED_QUESTION, api_name="/ask", **kwargs)
+
+
+def test_ask_endpoint_adversarial_follow_up_is_fast(news):
+    _, demo = news
+    turn = "what about x" + "?" * 1900 + "a"
+    t0 = time.monotonic()
+    data = client(demo).predict(turn, [[SEED_QUESTION, "..."], [turn, "..."]], api_name="/ask")
+    assert time.monotonic() - t0 < 30 and data["question"]
+
+
+def test_chat_unexpected_error_is_shown_not_stuck(news, monkeypatch):
+    assistant, demo = news
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(assistant, "stream", broken)
+    _, chat = client(demo).predict(SEED_QUESTION, api_name="/chat")
+    text = chat[-1]["content"][0]["text"]
+    assert "Something went wrong while answering &#40;RuntimeError&#41;" in text
+    assert "Reading the articles" not in text
+
+
+def test_upload_batch_one_bad_file_others_saved(newsroom, tmp_path):
+    assistant, demo = newsroom
+    first = write(tmp_path / "one.txt", "title: One\n\nThe first harbour story of the batch.")
+    deep = write(tmp_path / "deep.json", "[" * 10_000 + "]" * 10_000)
+    last = write(tmp_path / "three.txt", "title: Three\n\nThe third story of the batch.")
+    html = client(demo).predict([handle_file(str(p)) for p in (first, deep, last)],
+                                api_name="/add_files")
+    assert "2 of 3 file(s) added" in html and "JSON nested more than 64 levels deep" in html
+    files = corpus_files(assistant)
+    assert {"uploads/one.txt", "uploads/three.txt"} <= set(files) and "uploads/deep.json" not in files
+
+
+def test_upload_name_over_255_bytes_clear_message(newsroom):
+    assistant, demo = newsroom
+    before = corpus_files(assistant)
+    with pytest.raises(AppError, match="bytes long in UTF-8; the limit is 200"):
+        client(demo).predict("é" * 140 + ".txt", FERRY, api_name="/upload")
+    assert corpus_files(assistant) == before
+
+
+def test_access_roles_and_login_rate_limit(tmp_path, settings_factory):
+    users = write(tmp_path / "users", "reader:pw1:read\neditor:pw2:write\n")
+    settings = settings_factory(tmp_path, users_file=str(users))
+    access = Access(settings, max_failures=3, window=60)
+    assert access.login("reader", "pw1") and access.login("editor", "pw2")
+    assert not access.can_write("reader") and access.can_write("editor")
+    assert not access.can_write(None)
+    for _ in range(3):
+        assert not access.login("editor", "guess")
+    assert not access.login("editor", "pw2")  # locked out for the window, right password or not
+    assert access.login("reader", "pw1")
+    with pytest.raises(ConfigError, match="line 1: expected user:password:role"):
+        Access(settings_factory(tmp_path, users_file=str(write(tmp_path / "bad", "x:y:admin\n"))))
+
+
+def test_reader_cannot_write_writer_can(news, tmp_path):
+    assistant, _ = news
+    users = write(tmp_path / "users", "reader:pw1:read\neditor:pw2:write\n")
+    with running(Assistant(assistant.settings.replace(users_file=str(users)))) as demo:
+        reader = client(demo, auth=("reader", "pw1"))
+        assert reader.predict(api_name="/stats")["articles"] == 2
+        with pytest.raises(AppError, match="needs an account with the write role"):
+            reader.predict("x.txt", FERRY, api_name="/upload")
+        with pytest.raises(AppError, match="needs an account with the write role"):
+            reader.predict(api_name="/rebuild")
+        assert "uploads/x.txt" not in corpus_files(assistant)
+
+
+def test_anonymous_writes_refused_on_non_loopback_bind(news):
+    assistant, _ = news
+    port = free_port()
+    demo = launch(Assistant(assistant.settings.replace(host="0.0.0.0")), port=port, block=False)
+    try:
+        c = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
+        with pytest.raises(AppError, match="--allow-anonymous-writes"):
+            c.predict("x.txt", FERRY, api_name="/upload")
+        assert "uploads/x.txt" not in corpus_files(assistant)
+        assert c.predict(api_name="/stats")["articles"] == 2
+    finally:
+        demo.close()
+
+
+def test_unknown_host_header_refused(news):
+    import urllib.error
+    import urllib.request
+
+    _, demo = news
+    request = urllib.request.Request(demo.local_url, headers={"Host": "rebind.attacker.example"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    assert err.value.code == 400
+    assert urllib.request.urlopen(demo.local_url, timeout=10).status == 200
+
+
+def test_login_page_holds_no_outlet_names(news):
+    assistant, _ = news
+    import urllib.error
+    import urllib.request
+
+    with running(Assistant(assistant.settings.replace(auth="editor:s3cret"))) as demo:
+        page = urllib.request.urlopen(demo.local_url, timeout=10).read().decode()
+        with pytest.raises(urllib.error.HTTPError) as err:  # the config needs the login
+            urllib.request.urlopen(demo.local_url.rstrip("/") + "/config", timeout=10)
+    assert err.value.code == 401
+    assert "Daily Planet" not in page and "/upload" not in page
