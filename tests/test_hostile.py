@@ -90,6 +90,14 @@ def _file(name, content):
     return make
 
 
+def _alias_bomb():
+    lines = ["---", 'a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(8):
+        prev, name = chr(97 + i), chr(98 + i)
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return ("\n".join(lines) + "\ntitle: boom\n---\nThe body of a bomb.\n").encode()
+
+
 # (case, how to make the bad item, expected message, is the item still indexed?)
 FILES = [
     ("latin-1", _file("latin.txt", "Caf\xe9 owners protest the new tax on terraces.".encode("latin-1")),
@@ -111,6 +119,17 @@ FILES = [
     ("unreadable file", _unreadable, "cannot read file", False),
     ("named pipe", _fifo, "not a regular file", False),
     ("unsupported extension", _file("slides.pptx", b"PK\x03\x04"), "unsupported file type '.pptx'", False),
+    ("JSON nested 985 levels", _file("deep.json", b"[" * 985 + b"]" * 985),
+     "JSON nested more than 64 levels deep", False),
+    ("JSON nested 10,000 levels", _file("deeper.json", b"[" * 10_000 + b"]" * 10_000),
+     "JSON nested more than 64 levels deep", False),
+    ("YAML alias bomb", _file("bomb.md", _alias_bomb()), "anchors or aliases", False),
+    ("3 MB front matter", _file("front.md", b"---\ntitle: x\nnote: " + b"y" * 3_000_000 + b"\n---\nBody."),
+     "over the 1,000,000-byte limit for .md files", False),
+    ("large front matter", _file("front2.md", b"---\ntitle: x\nnote: " + b"y" * 9_000 + b"\n---\nBody."),
+     "YAML front matter is over the 8,000-byte limit", False),
+    ("2 MB HTML", _file("big.html", b"<html><body>" + b"<div><p>word</p></div>" * 100_000 + b"</body></html>"),
+     "over the 1,000,000-byte limit for .html files", False),
     ("HTML with script", _file("page.html", b"<html><head><title>Pier fire</title></head><body><article>"
                                b"<p>A fire broke out on the pier on Sunday night, the fire brigade said in a statement.</p>"
                                b"<script>alert('owned')</script></article></body></html>"), None, True),
