@@ -11,6 +11,7 @@ invented. Left out: sentence fusion or paraphrase (that is what LLM generators a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
