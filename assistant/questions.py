@@ -69,6 +69,14 @@ for _labels, _nouns in (
     for _noun in _nouns.split():
         TYPE_NOUNS.setdefault(_noun, _labels)
 
+# Words that make "how much" a question about money ("how much did it cost").
+MONEY_WORDS = frozenset("""cost costs costing pay paid pays paying spend spent spending price priced
+    worth budget budgeted fund funded funding raise raised earn earned earns sell sold buy bought
+    fine fined charge charged owe owed lose lost invest invested donate donated donation
+    compensation salary fee fees money cash dollars euros pounds""".split())
+# … and about a share.
+PERCENT_WORDS = frozenset("percent percentage share proportion".split())
+
 # "how <adjective>" questions.
 HOW_TYPES = {"much": AMOUNTS, "many": COUNTS, "long": ("DATE", "TIME", "QUANTITY"),
              "old": ("DATE", "CARDINAL"), "far": ("QUANTITY",), "big": ("QUANTITY", "CARDINAL"),
@@ -179,6 +187,11 @@ def _classify(doc) -> tuple[str, tuple[str, ...], str | None]:
         nxt = tokens[i + 1].lower_ if i + 1 < len(tokens) else ""
         if word == "how":
             if nxt == "much":
+                rest = {t.lower_ for t in tokens[i + 2:]}
+                if rest & MONEY_WORDS:
+                    return "how much", ("MONEY",), None
+                if rest & PERCENT_WORDS:
+                    return "how much", ("PERCENT",), None
                 return "how much", AMOUNTS, None
             if nxt == "many":
                 # "how many dollars/percent …" ask for money or a share, not a count.

@@ -183,3 +183,20 @@ def test_articles_tab_upload_and_rebuild(page, tmp_path, tmp_path_factory, setti
         box = page.locator("#question textarea")
         answer = ask(page, box, "What did the harbour board approve?", 0)
         expect(answer.locator(".source-card .source-title").first).to_have_text("Ferry terminal approved")
+
+
+@pytest.fixture(scope="module")
+def town_app(tmp_path_factory, settings_factory):
+    data = Path(__file__).parent / "data"
+    with app_over(tmp_path_factory, settings_factory,
+                  tram__md=(data / "tram.md").read_text(encoding="utf-8")) as demo:
+        yield demo
+
+
+def test_typed_question_direct_answer_bold_and_highlighted_in_its_card(page, town_app):
+    box = open_chat(page, town_app)
+    answer = ask(page, box, "How much will the Riverton tram line cost?", 0)
+    expect(answer.locator(".answer-text strong.direct-answer")).to_have_text("€412 million")
+    card = answer.locator(".source-card").filter(has_text="Riverton approves its first tram line")
+    expect(card.locator("mark strong.direct-answer")).to_have_text("€412 million")
+    expect(card.locator("mark").filter(has_text="The project is budgeted at €412 million")).to_be_visible()

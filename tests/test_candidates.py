@@ -68,7 +68,7 @@ def test_weigh_evidence_why_question_finds_reason_clause_not_schedule():
 
 def test_weigh_evidence_focus_share_weights_terms_by_idf():
     asks = analyze("tram budget Riverton")
-    p = passage("Riverton opened a library. The tram is late.", sims=[0.5, 0.5])
+    p = passage("Riverton opened a new library. The tram is running late again.", sims=[0.5, 0.5])
     idf = {t: (3.0 if t == "riverton" else 1.0) for t in asks.focus}
     evidence = weigh_evidence(asks, [p], idf, Weights())
     shares = sorted(round(s.focus, 3) for s in evidence.sentences)
