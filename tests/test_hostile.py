@@ -50,8 +50,9 @@ def test_hostile_question_clear_message_and_app_keeps_answering(hostile_assistan
         elif expected == "NOT COVERED":
             assert answer.abstained and "do not cover" in answer.answer
             assert "system prompt" not in answer.answer
-        else:
-            assert answer.answer  # answered or declined in words, never an error
+        else:  # answered with a citation, or declined in so many words
+            assert (answer.abstained and "do not cover" in answer.answer) or (
+                not answer.abstained and answer.citations and "[1]" in answer.answer)
     else:
         with pytest.raises(QuestionError, match=expected):
             hostile_assistant.ask(question)
