@@ -43,6 +43,9 @@ SHARED_OPTIONS: list[tuple[tuple[str, ...], str, dict]] = [
     (("--generator",), "generator", dict(
         type=click.Choice(GENERATORS),
         help="Who writes the answer [env ASSISTANT_GENERATOR; default extractive].")),
+    (("--as-of",), "as_of", dict(
+        metavar="YYYY-MM-DD|today", help="'Now' for relative dates such as 'last week' "
+        "[env ASSISTANT_AS_OF; default: the newest article date].")),
     (("--log-level",), "log_level", dict(
         type=click.Choice(LOG_LEVELS, case_sensitive=False),
         help="Log detail on stderr [env ASSISTANT_LOG_LEVEL; default WARNING].")),
@@ -131,8 +134,10 @@ def index_cmd(ctx: click.Context, as_json: bool) -> None:
               help="Number of passages to retrieve.")
 @click.option("--history", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON file with the chat so far: [[question, answer], ...].")
-@click.option("--since", default=None, help="Only articles dated on or after YYYY-MM-DD.")
-@click.option("--until", default=None, help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--since", default=None,
+              help="Only articles dated on or after YYYY-MM-DD (or words: 'last week', 'March').")
+@click.option("--until", default=None,
+              help="Only articles dated on or before YYYY-MM-DD (or words: 'yesterday').")
 @click.option("--outlet", "outlets", multiple=True, help="Only these outlets (repeatable).")
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, until, outlets) -> None:
@@ -146,8 +151,9 @@ def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, unt
         raise click.ClickException(f"no index at {settings.index_dir}: build it with "
                                    f"`assistant index` (corpus: {settings.corpus_dir})")
     try:
-        filters = Filters.parse(since, until, list(outlets) or None)
         assistant = _assistant(settings)
+        filters = Filters.parse(since, until, list(outlets) or None,
+                                reference=assistant.retriever.reference().date if since or until else None)
         stream = not as_json and sys.stdout.isatty() and settings.generator != "extractive"
         result = assistant.ask(question, turns, k=k, filters=filters,
                                on_text=(lambda t: click.echo(t, nl=False)) if stream else None)
