@@ -129,6 +129,14 @@ class Assistant:
                                   "filters": filters, "generator": generator,
                                   "on_text": on_text, "on_searched": on_searched, "as_of": as_of})
 
+    def digest(self, *, since: str | None = None, until: str | None = None,
+               topic: str | None = None, as_of: str | None = None, max_stories: int = 10):
+        """The main stories of a period (digest.py): since/until as YYYY-MM-DD or words."""
+        from .digest import build_digest
+
+        return build_digest(self.retriever, self.embedder, reference=self.retriever.reference(as_of),
+                            since=since, until=until, topic=topic, max_stories=max_stories)
+
     def stream(self, question: str, history=None, **kwargs) -> Iterator[tuple[str, object]]:
         """Events while answering: ("searched", str), ("text", str) pieces, ("answer", Answer)."""
         events: queue.Queue = queue.Queue()

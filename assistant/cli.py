@@ -1,4 +1,4 @@
-"""The `assistant` command: index | ask | serve | eval. It parses, calls the library, and
+"""The `assistant` command: index | ask | digest | serve | eval. It parses, calls the library, and
 turns library errors into click errors; nothing else lives here.
 
 The shared options (``SHARED_OPTIONS``: --corpus, --index, --chroma-url, --generator,
@@ -192,6 +192,26 @@ def _read_history(path: str, settings: Settings) -> list:
                              max_turns=settings.max_history_turns)
     except (ValueError, AssistantError) as exc:  # UnicodeDecodeError and JSON errors included
         raise click.ClickException(f"cannot read history file {path}: {exc}") from exc
+
+
+@main.command()
+@click.option("--since", default=None,
+              help="First day: YYYY-MM-DD or words ('last week') [default: 6 days before --until].")
+@click.option("--until", default=None, help="Last day [default: the reference date, see --as-of].")
+@click.option("--topic", default=None, help="Only stories about this.")
+@click.option("--stories", "max_stories", type=click.IntRange(1, 50), default=10,
+              help="At most this many stories.")
+@click.option("--json", "as_json", is_flag=True, help="Print the digest as one JSON object.")
+@click.pass_context
+def digest(ctx: click.Context, since, until, topic, max_stories, as_json) -> None:
+    """The main stories of a period, each cited; stories several outlets carried come first."""
+    settings = _settings(ctx)
+    try:
+        result = _assistant(settings).digest(since=since, until=until, topic=topic,
+                                             max_stories=max_stories)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else str(result))
 
 
 @main.command()
