@@ -111,8 +111,9 @@ def build_digest(retriever, embedder, *, reference: Reference, since: str | None
     scores = dict(hits)
     if topic and topic.strip():  # only the articles about the topic: the retriever decides
         found = retriever.retrieve(topic, k=50, filters=filters)
-        wanted = {p.chunk.article_id for p in found.passages
-                  if p.best_sentence >= retriever.settings.abstain_threshold}
+        top = max((p.best_sentence for p in found.passages), default=0.0)
+        floor = max(0.2, top - retriever.settings.recency_margin)
+        wanted = {p.chunk.article_id for p in found.passages if p.best_sentence >= floor}
     else:
         wanted = None
     articles: dict[str, list] = {}

@@ -399,7 +399,10 @@ def event_dates(text: str, published: str | dt.date | None) -> list[tuple[int, i
                 and "May" not in phrase:
             continue
         phrase = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", phrase)
-        day = resolve(phrase, published)
+        if weekday and weekday.capitalize() == calendar.day_name[published.weekday()]:
+            day = published  # "said on Wednesday" in Wednesday's paper: that day
+        else:
+            day = resolve(phrase, published)
         if day is None or day > published + dt.timedelta(days=366):
             continue
         out.append((m.start(), m.end(), day.isoformat()))

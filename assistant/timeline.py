@@ -163,7 +163,7 @@ class TimelineGenerator(_Dated):
     (the same event in several outlets) merged into one line with every citation."""
 
     def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_events: int = 10,
-                 duplicate: float = 0.80, same_day_duplicate: float = 0.65, per_article: int = 2):
+                 duplicate: float = 0.92, same_day_duplicate: float = 0.75, per_article: int = 2):
         super().__init__(abstain_threshold, margin)
         self.max_events = max_events
         self.duplicate = duplicate
@@ -193,7 +193,9 @@ class TimelineGenerator(_Dated):
     def _same(self, a: Event, b: Event) -> bool:
         if a.vector is None or b.vector is None:
             return a.text == b.text
+        # One event has one date: sentences dated differently are different events unless
+        # nearly identical (hand-set thresholds; in-context vectors of related articles are close).
         similarity = float(np.dot(a.vector, b.vector))
-        if similarity >= self.duplicate:
-            return True
-        return a.date is not None and a.date == b.date and similarity >= self.same_day_duplicate
+        if a.date is not None and a.date == b.date:
+            return similarity >= self.same_day_duplicate
+        return similarity >= self.duplicate

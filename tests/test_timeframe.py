@@ -94,6 +94,7 @@ def test_parse_bound_unknown_value_names_it(value):
 @pytest.mark.parametrize("sentence,published,expected", [
     ("President Tokayev on Tuesday held a meeting with Rustam Emomali.", "2025-08-27", ["2025-08-26"]),
     ("The company said yesterday it would cut jobs.", "2023-12-07", ["2023-12-06"]),
+    ("Altman returns, the company said on Wednesday.", "2023-11-22", ["2023-11-22"]),
     ("The vote on Nov. 17 removed him; on 22 November 2023 he returned.", "2023-12-01",
      ["2023-11-17", "2023-11-22"]),
     ("The board met on 2023-11-17.", "2023-12-01", ["2023-11-17"]),
