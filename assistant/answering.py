@@ -35,6 +35,7 @@ class Citation:
     article_id: str = ""
     chunk_id: str = ""
     spans: list = field(default_factory=list)  # every quoted span (the first is span)
+    event_date: str | None = None  # the cited sentence's own date ("on Tuesday"), if it differs
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, span: tuple[int, int] | None = None) -> "Citation":
@@ -42,12 +43,30 @@ class Citation:
         if span is None:
             best = max(passage.sentences, key=lambda s: s.score, default=None)
             span = (best.start, best.end) if best else (0, min(len(c.text), 200))
-        return cls(n, c.title, c.source, c.date, c.url, c.text, span, c.article_id, c.id)
+        event = _event_date(c, span)
+        return cls(n, c.title, c.source, c.date, c.url, c.text, span, c.article_id, c.id,
+                   event_date=event if event != c.date else None)
 
     def to_dict(self) -> dict:
         return {"n": self.n, "title": self.title, "source": self.source, "date": self.date,
                 "url": self.url, "passage": self.passage, "span": list(self.span),
-                "spans": [list(s) for s in (self.spans or [self.span])]}
+                "spans": [list(s) for s in (self.spans or [self.span])],
+                "event_date": self.event_date}
+
+    @property
+    def dated(self) -> str:
+        """"2025-08-27", or "2025-08-27 (event 2025-08-26)" when the sentence says another day."""
+        day = self.date or "undated"
+        return f"{day} (event {self.event_date})" if self.event_date else day
+
+
+def _event_date(chunk, span: tuple[int, int]) -> str | None:
+    from .timeframe import sentence_event_dates
+
+    for (a, b), day in zip(chunk.sentences, sentence_event_dates(chunk)):
+        if day and a <= span[0] < b:
+            return day
+    return None
 
 
 @dataclass
@@ -87,6 +106,8 @@ class Answer:
     fallback_reason: str = ""
     direct_answer: DirectAnswer | None = None
     note: str = ""  # a caveat shown with the answer (e.g. the question is not in English)
+    as_of: str | None = None  # the reference date, when the question needed one
+    time_note: str = ""  # "as of 2025-08-27, the newest article: last week = ..."
 
     def to_dict(self) -> dict:
         return {
@@ -98,6 +119,8 @@ class Answer:
             "generator": self.generator,
             "fallback": self.fallback,
             "fallback_reason": self.fallback_reason,
+            "as_of": self.as_of,
+            "time_note": self.time_note,
             "sentences": [s.to_dict() for s in self.sentences],
             "passages": [c.to_dict() for c in self.passages],
             "direct_answer": self.direct_answer.to_dict() if self.direct_answer else None,
@@ -105,11 +128,11 @@ class Answer:
         }
 
     def __str__(self) -> str:
-        lines = [self.answer, ""]
+        lines = ([f"({self.time_note})"] if self.time_note else []) + [self.answer, ""]
         if self.citations:
             lines.append("Sources:")
             for c in self.citations:
-                lines.append(f"[{c.n}] {c.title} — {c.source}, {c.date or 'undated'}"
+                lines.append(f"[{c.n}] {c.title} — {c.source}, {c.dated}"
                              + (f" <{c.url}>" if c.url else ""))
                 lines.append(f"    “{c.passage[c.span[0]:c.span[1]]}”")
         elif self.passages:

@@ -23,6 +23,27 @@ from .indexer import Annotator, Indexer, IndexReport, crash_hook
 from .retrieval import Filters, Retriever
 from .search import Searcher
 from .store import IndexStats, Store
+from .timeframe import Reference, TimeFrame, has_topic, temporal_intent
+
+
+def _has_window(question: str) -> bool:
+    import datetime as dt
+
+    from .timeframe import find_timeframe
+
+    frame = find_timeframe(question, dt.date.today())
+    return bool(frame and (frame.hard or frame.recent))
+
+
+def time_note(reference: Reference, frame: TimeFrame | None) -> str:
+    """"As of 2025-08-27, the newest article; last week = 2025-08-18 to 2025-08-24"."""
+    note = reference.describe()
+    note = note[0].upper() + note[1:]
+    if frame is not None and frame.relative and (frame.start or frame.end):
+        span = (frame.date_from if frame.start == frame.end else
+                f"{frame.date_from or '…'} to {frame.date_to or '…'}")
+        note += f"; {frame.phrase} = {span}"
+    return note
 
 
 class Assistant:
@@ -99,11 +120,22 @@ class Assistant:
     def ask(self, question: str, history=None, *, k: int | None = None,
             filters: Filters | None = None, generator: str | None = None,
             on_text: Callable[[str], None] | None = None,
-            on_searched: Callable[[str], None] | None = None) -> Answer:
-        """Answer one question (with optional chat history) with citations."""
+            on_searched: Callable[[str], None] | None = None,
+            as_of: str | None = None) -> Answer:
+        """Answer one question (with optional chat history) with citations. as_of
+        (YYYY-MM-DD or "today") is "now" for relative dates; default: settings.as_of, else the
+        newest article date."""
         return self.chain.invoke({"question": question, "history": history, "k": k,
                                   "filters": filters, "generator": generator,
-                                  "on_text": on_text, "on_searched": on_searched})
+                                  "on_text": on_text, "on_searched": on_searched, "as_of": as_of})
+
+    def digest(self, *, since: str | None = None, until: str | None = None,
+               topic: str | None = None, as_of: str | None = None, max_stories: int = 10):
+        """The main stories of a period (digest.py): since/until as YYYY-MM-DD or words."""
+        from .digest import build_digest
+
+        return build_digest(self.retriever, self.embedder, reference=self.retriever.reference(as_of),
+                            since=since, until=until, topic=topic, max_stories=max_stories)
 
     def stream(self, question: str, history=None, **kwargs) -> Iterator[tuple[str, object]]:
         """Events while answering: ("searched", str), ("text", str) pieces, ("answer", Answer)."""
@@ -149,15 +181,37 @@ class Assistant:
         return {**state, "question": question, "history": history, "searched_for": searched}
 
     def _retrieve_step(self, state: dict) -> dict:
-        retrieval = self.retriever.retrieve(state["searched_for"], k=state.get("k"),
-                                            filters=state.get("filters"))
-        return {**state, "retrieval": retrieval}
+        k = state.get("k")
+        intent = temporal_intent(state["searched_for"])
+        if intent is None and not has_topic(state["searched_for"]) and _has_window(state["searched_for"]):
+            intent = "latest"  # "what happened last week?": the newest articles in the window
+        if intent and not k:  # a dated list draws on more articles than one answer
+            k = min(2 * self.settings.k, 50)
+        retrieval = self.retriever.retrieve(state["searched_for"], k=k,
+                                            filters=state.get("filters"), as_of=state.get("as_of"))
+        return {**state, "retrieval": retrieval, "intent": intent}
 
     def _generate_step(self, state: dict) -> Answer:
-        answer = self.generator(state.get("generator")).generate(
-            state["question"], state["retrieval"], on_text=state.get("on_text"))
+        retrieval = state["retrieval"]
+        # Timelines and "latest" questions get dated lists (timeline.py) whoever is configured.
+        generator = self._temporal_generator(state.get("intent")) or self.generator(state.get("generator"))
+        answer = generator.generate(state["question"], retrieval, on_text=state.get("on_text"))
         answer.searched_for = state["searched_for"]
+        frame = retrieval.analysis.timeframe
+        if retrieval.reference and (state.get("intent") or (frame and (frame.relative or frame.recent))):
+            answer.as_of = retrieval.reference.date.isoformat()
+            answer.time_note = time_note(retrieval.reference, frame)
         return answer
+
+    def _temporal_generator(self, intent: str | None) -> Generator | None:
+        if intent not in ("latest", "timeline"):
+            return None
+        from .timeline import LatestGenerator, TimelineGenerator
+
+        s = self.settings
+        if intent == "latest":
+            return LatestGenerator(s.abstain_threshold, s.recency_margin, s.answer_sentences)
+        return TimelineGenerator(s.abstain_threshold, s.recency_margin)
 
 
 _DEFAULT: Assistant | None = None

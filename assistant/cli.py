@@ -1,4 +1,4 @@
-"""The `assistant` command: index | ask | serve | eval. It parses, calls the library, and
+"""The `assistant` command: index | ask | digest | serve | eval. It parses, calls the library, and
 turns library errors into click errors; nothing else lives here.
 
 The shared options (``SHARED_OPTIONS``: --corpus, --index, --chroma-url, --generator,
@@ -43,6 +43,9 @@ SHARED_OPTIONS: list[tuple[tuple[str, ...], str, dict]] = [
     (("--generator",), "generator", dict(
         type=click.Choice(GENERATORS),
         help="Who writes the answer [env ASSISTANT_GENERATOR; default extractive].")),
+    (("--as-of",), "as_of", dict(
+        metavar="YYYY-MM-DD|today", help="'Now' for relative dates such as 'last week' "
+        "[env ASSISTANT_AS_OF; default: the newest article date].")),
     (("--log-level",), "log_level", dict(
         type=click.Choice(LOG_LEVELS, case_sensitive=False),
         help="Log detail on stderr [env ASSISTANT_LOG_LEVEL; default WARNING].")),
@@ -131,8 +134,10 @@ def index_cmd(ctx: click.Context, as_json: bool) -> None:
               help="Number of passages to retrieve.")
 @click.option("--history", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON file with the chat so far: [[question, answer], ...].")
-@click.option("--since", default=None, help="Only articles dated on or after YYYY-MM-DD.")
-@click.option("--until", default=None, help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--since", default=None,
+              help="Only articles dated on or after YYYY-MM-DD (or words: 'last week', 'March').")
+@click.option("--until", default=None,
+              help="Only articles dated on or before YYYY-MM-DD (or words: 'yesterday').")
 @click.option("--outlet", "outlets", multiple=True, help="Only these outlets (repeatable).")
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, until, outlets) -> None:
@@ -146,8 +151,9 @@ def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, unt
         raise click.ClickException(f"no index at {settings.index_dir}: build it with "
                                    f"`assistant index` (corpus: {settings.corpus_dir})")
     try:
-        filters = Filters.parse(since, until, list(outlets) or None)
         assistant = _assistant(settings)
+        filters = Filters.parse(since, until, list(outlets) or None,
+                                reference=assistant.retriever.reference().date if since or until else None)
         stream = not as_json and sys.stdout.isatty() and settings.generator != "extractive"
         result = assistant.ask(question, turns, k=k, filters=filters,
                                on_text=(lambda t: click.echo(t, nl=False)) if stream else None)
@@ -186,6 +192,26 @@ def _read_history(path: str, settings: Settings) -> list:
                              max_turns=settings.max_history_turns)
     except (ValueError, AssistantError) as exc:  # UnicodeDecodeError and JSON errors included
         raise click.ClickException(f"cannot read history file {path}: {exc}") from exc
+
+
+@main.command()
+@click.option("--since", default=None,
+              help="First day: YYYY-MM-DD or words ('last week') [default: 6 days before --until].")
+@click.option("--until", default=None, help="Last day [default: the reference date, see --as-of].")
+@click.option("--topic", default=None, help="Only stories about this.")
+@click.option("--stories", "max_stories", type=click.IntRange(1, 50), default=10,
+              help="At most this many stories.")
+@click.option("--json", "as_json", is_flag=True, help="Print the digest as one JSON object.")
+@click.pass_context
+def digest(ctx: click.Context, since, until, topic, max_stories, as_json) -> None:
+    """The main stories of a period, each cited; stories several outlets carried come first."""
+    settings = _settings(ctx)
+    try:
+        result = _assistant(settings).digest(since=since, until=until, topic=topic,
+                                             max_stories=max_stories)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else str(result))
 
 
 @main.command()

@@ -71,6 +71,15 @@ class Settings:
     abstain_threshold: float = 0.30
     answer_sentences: int = 3
 
+    # Time (timeframe.py). as_of is "now" for relative dates ("last week", "latest"):
+    # YYYY-MM-DD, "today" (the machine's date) or empty (the newest article date in the index).
+    as_of: str = ""
+    # "recently": a passage gains recency_boost * 0.5 ** (age in days / half-life).
+    recency_boost: float = 0.3
+    recency_half_life_days: float = 30.0
+    # Latest/timeline answers list sentences within this cosine similarity of the best one.
+    recency_margin: float = 0.15
+
     # Input limits.
     max_question_chars: int = 2000
     max_article_bytes: int = 20_000_000
@@ -173,6 +182,10 @@ class Settings:
         if not _COLLECTION_RE.match(self.collection):
             raise bad("collection", "3-63 letters, digits, '.', '_' or '-' (starting and ending "
                       "with a letter or digit)", self.collection)
+        if self.as_of and self.as_of.strip().lower() != "today":
+            from .timeframe import reference_date
+
+            reference_date(self.as_of, None)  # ConfigError names a malformed date
         if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"chroma_url must start with http:// or https://, got {self.chroma_url!r}"

@@ -18,29 +18,19 @@ Left out: cross-encoder reranking (no packaged model exists offline).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import timeframe
 from .config import Settings
 from .questions import QuestionAnalysis, analyze
 from .search import Searcher
 from .store import StoredChunk
-
-MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
-MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
-MONTHS.pop("may", None)  # "may" is mostly a verb; "May" is matched case-sensitively below
-_ISO_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_MONTH_RE = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?(?:\s+(\d{1,2})(?:st|nd|rd|th)?)?"
-    r"(?:,?\s+(\d{4}))?\b"
-)
-_BEFORE_RE = re.compile(r"\b(before|prior to|until|by)\s*$", re.IGNORECASE)
-_AFTER_RE = re.compile(r"\b(after|since|following|from)\s*$", re.IGNORECASE)
+from .timeframe import Reference, TimeFrame
 
 
 @dataclass
@@ -53,18 +43,15 @@ class Filters:
 
     @classmethod
     def parse(cls, date_from: str | None = None, date_to: str | None = None,
-              outlets: list[str] | None = None) -> "Filters":
-        """Filters from user input; ConfigError names a date that is not YYYY-MM-DD."""
-        from .corpus import parse_date
+              outlets: list[str] | None = None, *, reference: dt.date | None = None) -> "Filters":
+        """Filters from user input: YYYY-MM-DD or words ("last week", "yesterday", "March",
+        "Q3 2023") resolved against reference (default today); ConfigError names a date it
+        cannot read."""
         from .errors import ConfigError
 
-        dates = []
-        for label, value in (("from", date_from), ("to", date_to)):
-            value = (value or "").strip() or None
-            iso = parse_date(value) if value else None
-            if value and (iso is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
-                raise ConfigError(f"unknown date {value!r} for the '{label}' filter: use YYYY-MM-DD")
-            dates.append(iso)
+        ref = reference or dt.date.today()
+        dates = [timeframe.parse_bound(date_from, ref, end=False, label="from"),
+                 timeframe.parse_bound(date_to, ref, end=True, label="to")]
         if dates[0] and dates[1] and dates[0] > dates[1]:
             raise ConfigError(f"the date range is empty: {dates[0]} is after {dates[1]}")
         outlets = [o for o in (outlets or []) if o] or None
@@ -99,6 +86,7 @@ class QueryAnalysis:
     outlets: list[str] = field(default_factory=list)
     date_from: str | None = None
     date_to: str | None = None
+    timeframe: TimeFrame | None = None  # the time the question is about (timeframe.py)
 
 
 @dataclass
@@ -133,6 +121,7 @@ class Retrieval:
     # What the question asks for (questions.analyze) and the IDF of its focus terms.
     asks: "QuestionAnalysis | None" = None
     term_weights: dict[str, float] = field(default_factory=dict)
+    reference: Reference | None = None  # what relative dates were resolved against
 
 
 def analyze_question(question: str, outlets: list[str], today: dt.date | None = None) -> QueryAnalysis:
@@ -146,42 +135,11 @@ def analyze_question(question: str, outlets: list[str], today: dt.date | None = 
             if len(bare) >= 3 and re.search(r"(?<!\w)" + re.escape(bare) + r"(?!\w)", lowered):
                 result.outlets.append(outlet)
                 break
-    default_year = (today or dt.date.today()).year
-    years = [int(y) for y in re.findall(r"\b(19\d{2}|20\d{2})\b", question)]
-    for m in _ISO_RE.finditer(question):
-        try:
-            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            continue
-        _merge_range(result, question[:m.start()], day, day)
-    for m in _MONTH_RE.finditer(question):
-        month_name = m.group(1)
-        month = MONTHS.get(month_name.lower()) or (5 if month_name == "May" else None)
-        if month is None or (month_name == "May" and not (m.group(2) or m.group(3))):
-            continue
-        year = int(m.group(3)) if m.group(3) else (years[0] if years else default_year)
-        if m.group(2):
-            try:
-                first = last = dt.date(year, month, int(m.group(2)))
-            except ValueError:
-                continue
-        else:
-            first = dt.date(year, month, 1)
-            last = dt.date(year, month, calendar.monthrange(year, month)[1])
-        _merge_range(result, question[:m.start()], first, last)
+    frame = timeframe.find_timeframe(question, today or dt.date.today())
+    if frame is not None:
+        result.timeframe = frame
+        result.date_from, result.date_to = frame.date_from, frame.date_to
     return result
-
-
-def _merge_range(result: QueryAnalysis, before_text: str, first: dt.date, last: dt.date) -> None:
-    lo, hi = first.isoformat(), last.isoformat()
-    if _BEFORE_RE.search(before_text):
-        lo = None
-    elif _AFTER_RE.search(before_text):
-        hi = None
-    if lo and (result.date_from is None or lo < result.date_from):
-        result.date_from = lo
-    if hi and (result.date_to is None or hi > result.date_to):
-        result.date_to = hi
 
 
 def rrf(rankings: list[list[str]], weights: list[float] | None = None, k: int = 60) -> dict[str, float]:
@@ -205,16 +163,30 @@ class Retriever:
     def outlets(self) -> list[str]:
         return self.searcher.snapshot().outlets
 
-    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
+    def reference(self, as_of: str | dt.date | None = None, snap=None) -> Reference:
+        """The reference date: as_of, else the setting, else the newest article date."""
+        if as_of or self.settings.as_of:
+            return timeframe.reference_date(as_of or self.settings.as_of, None)
+        snap = snap or self.searcher.snapshot()
+        return timeframe.reference_date(None, snap.stats.last_date)
+
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None,
+                 as_of: str | dt.date | None = None) -> Retrieval:
         s = self.settings
         k = k or s.k
         filters = filters or Filters()
         snap = self.searcher.snapshot()  # one consistent state of the index for this question
-        analysis = analyze_question(question, snap.outlets)
-        qvec = self.embedder.embed([question])[0]
+        reference = self.reference(as_of, snap)
+        analysis = analyze_question(question, snap.outlets, reference.date)
+        # Temporal words ("last week", "latest") restrict or order; the topic is what to match.
+        frame, intent = analysis.timeframe, timeframe.temporal_intent(question)
+        if frame or intent:
+            filters = _temporal_filters(filters, frame, reference, intent)
+        search_text = timeframe.strip_temporal(question) if (intent or (frame and (frame.hard or frame.recent))) else question
+        qvec = self.embedder.embed([search_text])[0]
         n_cand = max(s.candidates, 2 * k)
         dense = snap.dense(qvec, n_cand, where=filters.where())
-        lexical = snap.lexical(question, n_cand * (3 if filters.where() else 1))
+        lexical = snap.lexical(search_text, n_cand * (3 if filters.where() else 1))
         fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]],
                     [s.dense_weight, s.bm25_weight], k=s.rrf_k)
         # Make sure each named outlet is represented among the candidates.
@@ -233,7 +205,7 @@ class Retriever:
         max_fused = max((fused[c.id] for c in pool), default=1.0)
         passages = [Passage(c, fused[c.id] / max_fused) for c in pool]
         self._score_sentences(passages, qvec)
-        coverage = snap.coverage(question, [p.chunk for p in passages])
+        coverage = snap.coverage(search_text, [p.chunk for p in passages])
         for p in passages:
             p.score += s.rescore_weight * p.best_sentence + s.coverage_weight * coverage[p.chunk.id]
             if p.chunk.source in analysis.outlets:
@@ -241,12 +213,16 @@ class Retriever:
             if p.chunk.date and (analysis.date_from or analysis.date_to):
                 if (analysis.date_from or "") <= p.chunk.date <= (analysis.date_to or "9999"):
                     p.score += s.date_boost
+        if analysis.date_from or analysis.date_to:
+            _boost_event_dates(passages, analysis, s.date_boost, s.abstain_threshold)
+        if frame and frame.recent:
+            _boost_recency(passages, reference.date, s.recency_boost, s.recency_half_life_days)
         passages.sort(key=lambda p: p.score, reverse=True)
         chosen = _cap_per_article(passages, s.per_article_cap, k)
         chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
         asks = analyze(question)
         weights = snap.idf(asks.focus)
-        return Retrieval(question, chosen, analysis, qvec, asks, weights)
+        return Retrieval(question, chosen, analysis, qvec, asks, weights, reference)
 
     def _score_sentences(self, passages: list[Passage], qvec: np.ndarray) -> None:
         # Sentence vectors were computed at index time in the chunk's own forward pass, so
@@ -258,6 +234,51 @@ class Retriever:
             scores = vectors @ qvec
             p.sentences = [Sentence(a, b, float(sc), v) for (a, b), sc, v in
                            zip(p.chunk.sentences, scores, vectors)]
+
+
+def _temporal_filters(filters: Filters, frame: TimeFrame | None, reference: Reference,
+                      intent: str | None) -> Filters:
+    """A question's hard window ("last week") narrows the filters; any relative or recency
+    question sees nothing after the reference date (it is "now")."""
+    lo, hi = filters.date_from, filters.date_to
+    if frame is not None and frame.hard:
+        if frame.date_from and (lo is None or frame.date_from > lo):
+            lo = frame.date_from
+        if frame.date_to and (hi is None or frame.date_to < hi):
+            hi = frame.date_to
+    if intent or (frame is not None and (frame.relative or frame.recent)):
+        now = reference.date.isoformat()
+        hi = now if hi is None or hi > now else hi
+    return Filters(lo, hi, filters.outlets)
+
+
+def _boost_event_dates(passages: list[Passage], analysis: QueryAnalysis, boost: float,
+                       floor: float) -> None:
+    """A sentence whose event date ("on Tuesday", resolved against the article's date) falls
+    in the question's dates makes its passage match them, and ranks that sentence first."""
+    lo, hi = analysis.date_from or "", analysis.date_to or "9999"
+    for p in passages:
+        dates = timeframe.sentence_event_dates(p.chunk)
+        hits = [sent for sent, day in zip(p.sentences, dates) if day and lo <= day <= hi]
+        if not hits:
+            continue
+        if not (p.chunk.date and lo <= p.chunk.date <= hi):
+            p.score += boost
+        top = max((sent.score for sent in p.sentences), default=0.0)
+        for sent in hits:
+            sent.score = max(sent.score, top, floor) + 0.05
+
+
+def _boost_recency(passages: list[Passage], now: dt.date, boost: float, half_life: float) -> None:
+    """"recently": newer passages gain up to boost, halving every half_life days before now."""
+    for p in passages:
+        if not p.chunk.date:
+            continue
+        try:
+            age = (now - dt.date.fromisoformat(p.chunk.date)).days
+        except ValueError:
+            continue
+        p.score += boost * math.pow(0.5, max(age, 0) / half_life)
 
 
 def _cap_per_article(passages: list[Passage], cap: int, k: int) -> list[Passage]:

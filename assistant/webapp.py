@@ -136,7 +136,7 @@ def _cited_spans(answer: Answer, c: Citation) -> list[tuple[int, int]]:
 
 def _meta_line(c: Citation) -> str:
     parts = [f"<span class='source-outlet'>{_esc(c.source or 'unknown outlet')}</span>",
-             f"<span class='source-date'>{_esc(c.date or 'undated')}</span>"]
+             f"<span class='source-date'>{_esc(c.dated)}</span>"]
     link = _link(c.url)
     if link:
         parts.append(link)
@@ -196,6 +196,8 @@ def render_answer(answer: Answer) -> str:
     if answer.fallback:
         note = (f"<div class='note'>The {_esc(answer.generator)} generator was unavailable "
                 f"({_esc(answer.fallback_reason)}); this is the extractive answer.</div>")
+    if answer.time_note:  # "As of 2025-08-27, the newest article; last week = ..."
+        note = f"<div class='note time-note'>{_esc(answer.time_note)}</div>" + note
     cls = "answer-text abstained" if answer.abstained else "answer-text"
     text = _answer_text(answer.answer)
     if answer.direct_answer:
@@ -542,7 +544,8 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         chat.append({"role": "assistant", "content": render_partial("", "")})
         yield "", chat, turns
         try:
-            filters = Filters.parse(date_from, date_to, outlets or None)
+            filters = Filters.parse(date_from, date_to, outlets or None,
+                                    reference=assistant.retriever.reference().date)
             searched, text = "", ""
             for kind, value in assistant.stream(message, turns, k=int(k) if k else None,
                                                 filters=filters):
@@ -572,7 +575,7 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
 
     def ask_api(question: str, history: list | None = None, date_from: str | None = None,
                 date_to: str | None = None, outlets: list[str] | None = None,
-                k: int | None = None) -> dict:
+                k: int | None = None, as_of: str | None = None) -> dict:
         """Answer a question (optional chat history and filters); the JSON of `assistant ask --json`.
 
         Every field of the answer is raw text from the articles (titles, passages, dates):
@@ -581,9 +584,10 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         try:
             k, outlets = check_ask_params(settings, question, history, date_from, date_to,
                                           outlets, k)
-            filters = Filters.parse(date_from, date_to, outlets)
+            filters = Filters.parse(date_from, date_to, outlets,
+                                    reference=assistant.retriever.reference(as_of or None).date)
             data = assistant.ask(question, plain_history(history) or None, k=k,
-                                 filters=filters).to_dict()
+                                 filters=filters, as_of=as_of or None).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:
@@ -592,6 +596,30 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         for c in [*data.get("citations", []), *data.get("passages", [])]:
             c["url"] = _safe_url(c.get("url"))
         return data
+
+    # -- what's new (digest.py) ------------------------------------------------------------
+    def whats_new(message, chat, date_from, date_to):
+        """The digest of the filter's dates (default: the past 7 days) as a chat answer; the
+        question box, when filled, is its topic."""
+        chat = list(chat or [])
+        topic = message.strip() if isinstance(message, str) else ""
+        chat.append({"role": "user", "content": _esc("What's new" + (f" about {topic}?" if topic else "?"))})
+        try:
+            result = assistant.digest(since=date_from or None, until=date_to or None,
+                                      topic=topic or None)
+            chat.append({"role": "assistant", "content": render_answer(result.to_answer())})
+        except AssistantError as exc:
+            chat.append({"role": "assistant", "content": render_error(str(exc))})
+        return "", chat
+
+    def digest_api(since: str | None = None, until: str | None = None, topic: str | None = None,
+                   as_of: str | None = None) -> dict:
+        """The main stories of a period; the JSON of `assistant digest --json`."""
+        try:
+            return assistant.digest(since=since or None, until=until or None, topic=topic or None,
+                                    as_of=as_of or None).to_dict()
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from exc
 
     def refresh():
         outlets, examples = panels.current()
@@ -733,14 +761,16 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
                             ask_btn = gr.Button("Ask", variant="primary", elem_id="ask", scale=1,
                                                 min_width=80)
                             clear_btn = gr.Button("Clear", elem_id="clear", scale=1, min_width=80)
+                            news_btn = gr.Button("What's new", elem_id="whats-new", scale=1,
+                                                 min_width=100)
                         examples = gr.Dataset(components=[question], label="Try asking",
                                               samples=[[q] for q in examples0], elem_id="examples",
                                               samples_per_page=8)
                     with gr.Column(scale=1, min_width=240):
                         gr.Markdown("### Filters")
-                        date_from = gr.Textbox("", label="From date", placeholder="YYYY-MM-DD",
+                        date_from = gr.Textbox("", label="From date", placeholder="YYYY-MM-DD or 'last week'",
                                                elem_id="date-from")
-                        date_to = gr.Textbox("", label="To date", placeholder="YYYY-MM-DD",
+                        date_to = gr.Textbox("", label="To date", placeholder="YYYY-MM-DD or 'yesterday'",
                                              elem_id="date-to")
                         outlets = gr.Dropdown(choices=outlets0, value=[], multiselect=True,
                                               label="Outlets", info="none chosen: all outlets",
@@ -776,6 +806,8 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         clear_btn.click(clear, None, [chatbot, turns, question], api_visibility="private",
                         queue=False)
         chatbot.clear(lambda: [], None, turns, api_visibility="private", queue=False)
+        news_btn.click(whats_new, [question, chatbot, date_from, date_to], [question, chatbot],
+                       api_visibility="private", show_progress="hidden")
 
         panel_outputs = [outlets, examples, stats, report_html]
         demo.load(refresh, None, panel_outputs, api_visibility="private")
@@ -794,6 +826,7 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         gr.api(upload_api, api_name="upload", concurrency_id="index", concurrency_limit=1)
         gr.api(rebuild_api, api_name="rebuild", concurrency_id="index", concurrency_limit=1)
         gr.api(stats_api, api_name="stats")
+        gr.api(digest_api, api_name="digest")
     return demo
 
 

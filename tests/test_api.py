@@ -31,7 +31,8 @@ def test_ask_every_answer_sentence_carries_a_valid_citation(seed_assistant):
 def test_answer_to_dict_has_stable_schema(seed_assistant):
     data = json.loads(json.dumps(seed_assistant.ask(SEED_QUESTION).to_dict()))
     assert {"question", "answer", "abstained", "citations"} <= set(data)
-    assert {"n", "title", "source", "date", "url", "passage", "span", "spans"} <= set(data["citations"][0])
+    assert {"n", "title", "source", "date", "url", "passage", "span", "spans",
+            "event_date"} <= set(data["citations"][0])
     start, end = data["citations"][0]["span"]
     assert 0 <= start < end <= len(data["citations"][0]["passage"])
 

@@ -63,7 +63,7 @@ def test_python_dash_m_assistant_same_cli(cli_dirs):
 @pytest.mark.parametrize("args,message", [
     (["ask", ""], "the question is empty"),
     (["ask", "x" * 100_000], "the limit is 2,000"),
-    (["ask", "--since", "yesterday", "what happened?"], "unknown date 'yesterday'"),
+    (["ask", "--since", "soonish", "what happened?"], "unknown date 'soonish'"),
     (["--generator", "gpt9", "ask", "hi"], "Invalid value for '--generator'"),
 ])
 def test_cli_bad_input_clear_error_exit_1_or_2(cli_dirs, args, message):

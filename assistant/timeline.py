@@ -1,0 +1,201 @@
+"""Dated answers over a retrieval result: "latest" (newest first) and timelines (oldest first).
+
+Both are extractive generators (the ``Generator`` seam of answering.py) and quote sentences
+of the retrieved passages, each with its citation and its date: the sentence's own event
+date when it names a day ("on Tuesday", resolved against the article's date, see
+timeframe.py), else the article's date.
+- ``LatestGenerator``: the relevant articles newest first, one sentence each.
+- ``TimelineGenerator``: one line per event in date order; the same event reported by
+  several articles (near-duplicate sentences) is one line with all its citations.
+
+Relevant means a sentence similar enough to the question: at least the abstention threshold
+and within ``margin`` of the best sentence (the margin was chosen on the temporal set's dev
+split, see benchmarks/README.md). Left out: events without any date (undated articles are
+listed last), merging events across different days, summarising an event in new words.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .answering import Answer, AnswerSentence, Citation, abstain_reason, _numbered
+from .retrieval import Passage, Retrieval, Sentence
+from .timeframe import has_topic, sentence_event_dates
+
+__all__ = ["LatestGenerator", "TimelineGenerator", "Event", "relevant_sentences"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Event:
+    date: str | None
+    text: str
+    score: float
+    vector: np.ndarray | None
+    sources: list[tuple[int, Sentence]] = field(default_factory=list)  # (passage index, sentence)
+
+
+def relevant_sentences(retrieval: Retrieval, threshold: float, margin: float,
+                       per_article: int = 1) -> list[Event]:
+    """The best sentences (per_article per article) similar enough to the question, dated."""
+    candidates = [(s.score, i, s) for i, p in enumerate(retrieval.passages) for s in p.sentences
+                  if s.end - s.start >= 20]
+    if not candidates:
+        return []
+    best = max(c[0] for c in candidates)
+    floor = max(threshold, best - margin)
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2].start))
+    per: dict[str, int] = {}
+    events = []
+    for score, i, sent in candidates:
+        if score < floor:
+            break
+        passage = retrieval.passages[i]
+        article = passage.chunk.article_id
+        if per.get(article, 0) >= per_article:
+            continue
+        per[article] = per.get(article, 0) + 1
+        events.append(Event(_date_of(passage, sent), passage.text[sent.start:sent.end].strip(),
+                            score, sent.vector, [(i, sent)]))
+    return events
+
+
+def in_window(retrieval: Retrieval) -> list[Event]:
+    """One sentence per retrieved article for a question without a topic: the sentence whose
+    event date is in the question's dates if there is one, else the article's best sentence."""
+    lo, hi = retrieval.analysis.date_from or "", retrieval.analysis.date_to or "9999"
+    seen, events = set(), []
+    for i, p in enumerate(retrieval.passages):
+        if p.chunk.article_id in seen or not p.sentences:
+            continue
+        dates = sentence_event_dates(p.chunk)
+        hits = [(sent, day) for sent, day in zip(p.sentences, dates) if day and lo <= day <= hi]
+        if hits:
+            sent, day = max(hits, key=lambda h: h[0].score)
+        elif not p.chunk.date or (lo <= p.chunk.date <= hi):
+            # Nothing to match: the lead sentence, when this passage opens the article.
+            sent = p.sentences[0] if p.chunk.start == 0 else max(p.sentences, key=lambda x: x.score)
+            day = p.chunk.date
+        else:
+            continue
+        seen.add(p.chunk.article_id)
+        events.append(Event(day, p.text[sent.start:sent.end].strip(), sent.score, sent.vector, [(i, sent)]))
+    return events
+
+
+def _date_of(passage: Passage, sent: Sentence) -> str | None:
+    for (a, b), day in zip(passage.chunk.sentences, sentence_event_dates(passage.chunk)):
+        if day and a <= sent.start < b:
+            return day
+    return passage.chunk.date
+
+
+class _Dated:
+    name = "extractive"
+
+    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15):
+        self.abstain_threshold = abstain_threshold
+        self.margin = margin
+
+    def _abstain(self, question: str, retrieval: Retrieval, events: list[Event],
+                 on_text) -> Answer | None:
+        best = max((e.score for e in events), default=0.0)
+        reason = abstain_reason(retrieval, best, self.abstain_threshold)
+        if reason is None:
+            return None
+        answer = Answer(question, reason, True, [], passages=_numbered(retrieval.passages))
+        if on_text:
+            on_text(answer.answer)
+        return answer
+
+    def _write(self, question: str, retrieval: Retrieval, events: list[Event], on_text) -> Answer:
+        numbers: dict[int, int] = {}
+        citations: list[Citation] = []
+        sentences, lines = [], []
+        for event in events:
+            marks = []
+            for i, sent in event.sources:
+                if i not in numbers:
+                    numbers[i] = len(numbers) + 1
+                    citations.append(Citation.from_passage(numbers[i], retrieval.passages[i],
+                                                           (sent.start, sent.end)))
+                marks.append(numbers[i])
+            sentences.append(AnswerSentence(event.text, marks))
+            line = f"{event.date or 'undated'}: {event.text} " + "".join(f"[{n}]" for n in marks)
+            lines.append(line)
+            if on_text:
+                on_text(line + "\n")
+        return Answer(question, "\n".join(lines), False, citations, sentences,
+                      passages=_numbered(retrieval.passages))
+
+
+class LatestGenerator(_Dated):
+    """"What is the latest on X?": the relevant articles newest first, each sentence dated."""
+
+    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_sentences: int = 3):
+        super().__init__(abstain_threshold, margin)
+        self.max_sentences = max_sentences
+
+    def generate(self, question: str, retrieval: Retrieval,
+                 on_text: Callable[[str], None] | None = None) -> Answer:
+        if has_topic(retrieval.question):
+            events = relevant_sentences(retrieval, self.abstain_threshold, self.margin)
+            abstained = self._abstain(question, retrieval, events, on_text)
+            if abstained:
+                return abstained
+        else:  # "what happened last week?": whatever the archive holds in the window
+            events = in_window(retrieval)
+            if not events:
+                return self._abstain(question, retrieval, events, on_text)
+        # Newest article first (its date, not the event's: "latest" is about reporting).
+        events.sort(key=lambda e: (retrieval.passages[e.sources[0][0]].chunk.date or "", e.score),
+                    reverse=True)
+        return self._write(question, retrieval, events[: self.max_sentences], on_text)
+
+
+class TimelineGenerator(_Dated):
+    """"How did X develop?": one dated, cited line per event, oldest first; near-duplicates
+    (the same event in several outlets) merged into one line with every citation."""
+
+    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_events: int = 10,
+                 duplicate: float = 0.92, same_day_duplicate: float = 0.75, per_article: int = 2):
+        super().__init__(abstain_threshold, margin)
+        self.max_events = max_events
+        self.duplicate = duplicate
+        self.same_day_duplicate = same_day_duplicate
+        self.per_article = per_article
+
+    def generate(self, question: str, retrieval: Retrieval,
+                 on_text: Callable[[str], None] | None = None) -> Answer:
+        events = relevant_sentences(retrieval, self.abstain_threshold, self.margin, self.per_article)
+        abstained = self._abstain(question, retrieval, events, on_text)
+        if abstained:
+            return abstained
+        merged: list[Event] = []
+        for event in events:  # best first: the best wording of an event leads its line
+            twin = next((m for m in merged if self._same(m, event)), None)
+            if twin is None:
+                merged.append(event)
+            elif all(retrieval.passages[i].chunk.article_id !=
+                     retrieval.passages[event.sources[0][0]].chunk.article_id for i, _ in twin.sources):
+                twin.sources.extend(event.sources)
+                if event.date and (twin.date is None or event.date < twin.date):
+                    twin.date = event.date  # first reported
+        merged = merged[: self.max_events]
+        merged.sort(key=lambda e: (e.date is None, e.date or "", -e.score))
+        return self._write(question, retrieval, merged, on_text)
+
+    def _same(self, a: Event, b: Event) -> bool:
+        if a.vector is None or b.vector is None:
+            return a.text == b.text
+        # One event has one date: sentences dated differently are different events unless
+        # nearly identical (hand-set thresholds; in-context vectors of related articles are close).
+        similarity = float(np.dot(a.vector, b.vector))
+        if a.date is not None and a.date == b.date:
+            return similarity >= self.same_day_duplicate
+        return similarity >= self.duplicate
