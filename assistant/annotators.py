@@ -5,7 +5,10 @@ see indexer.py); the answer step reads the result as ``StoredChunk.annotations``
 these once per chunk at index time keeps them off the question path.
 
 - ``entities``: the named entities of the chunk text as ``[start, end, label]`` (spaCy's
-  recogniser, see nlp.py), which the answer step takes its typed candidates from.
+  recogniser, see nlp.py), which the answer step takes its typed candidates from;
+- ``event_dates``: per sentence, the day it says something happened ("on Tuesday" in an
+  article of Wednesday 2025-08-27 → 2025-08-26; timeframe.py), for event-date questions and
+  the dates shown on citations.
 
 Left out: coreference and relations between entities.
 """
@@ -41,5 +44,7 @@ def combine(*annotators: Annotator) -> Annotator:
 
 
 def default_annotator() -> Annotator:
-    """What every index stores: named entities."""
-    return combine(annotate_entities)
+    """What every index stores: named entities and event dates."""
+    from .timeframe import annotate_event_dates
+
+    return combine(annotate_entities, annotate_event_dates)
