@@ -365,6 +365,7 @@ def _entry_date(entry) -> str | None:
 def _entry_version(entry) -> str:
     parts = [entry.get(k) or "" for k in ("id", "link", "title", "updated", "published", "summary")]
     parts += [c.get("value", "") for c in entry.get("content") or []]
+    parts += sorted((t.get("term") or "") for t in entry.get("tags") or [])
     return hashlib.sha1(json.dumps(parts).encode("utf-8")).hexdigest()[:16]
 
 

@@ -43,7 +43,7 @@ class FeedServer:
                 pass
 
             def do_GET(self):
-                path = self.path
+                path = self.path.split("?", 1)[0]
                 with server.lock:
                     server.hits[path] += 1
                     route = server.routes.get(path)
