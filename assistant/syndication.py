@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 SHINGLE = 4
 NUM_PERM = 128
 # Chosen on the dev half of the synthetic wire-copy set (benchmarks/syndication_eval.py).
-THRESHOLD = 0.5
+THRESHOLD = 0.3
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SEED = 1
 _SCHEME = "affine32"  # datasketch 2 hashing; stored signatures depend on it

@@ -149,7 +149,25 @@ def _card(c: Citation, spans: list[tuple[int, int]], numbered: bool = True,
     return (f"<div class='source-card'><div class='source-head'>{number}"
             f"<span class='source-title'>{_esc(c.title or 'untitled')}</span></div>"
             f"<div class='source-meta'>{_meta_line(c)}</div>"
-            f"<div class='source-passage'>{_highlight(c.passage, spans, strong)}</div></div>")
+            f"<div class='source-passage'>{_highlight(c.passage, spans, strong)}</div>"
+            f"{_also_in(c)}</div>")
+
+
+
+def _also_in(c: Citation) -> str:
+    """"Also reported by …": the other outlets' copies of the cited story, with links."""
+    others = getattr(c, "also_in", None) or []
+    if not others:
+        return ""
+    items = []
+    for m in others[:10]:
+        label = _esc(m.get("source") or "unknown outlet") + (f" ({_esc(m['date'])})" if m.get("date") else "")
+        url = _safe_url(m.get("url"))
+        items.append(f"<a class='source-link' href=\"{html.escape(url, quote=True)}\" "
+                     f"target=\"_blank\" rel=\"noopener noreferrer nofollow\">{label}</a>"
+                     if url else label)
+    more = f" and {len(others) - 10} more" if len(others) > 10 else ""
+    return f"<div class='source-also'>Also reported by {', '.join(items)}{more}</div>"
 
 
 def render_sources(answer: Answer) -> str:
