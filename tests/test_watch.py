@@ -203,10 +203,16 @@ def test_kill_during_watch_triggered_build_then_restart_equals_clean_build(tmp_p
     write(corpus / "first.md", f"---\ntitle: First\n---\n{topic_text('harbour')}")
     # The watcher's own first build writes one batch; the build the new files trigger dies
     # (SIGKILL by the test hook) after its first batch is written, before it is committed.
-    proc = cli(corpus, index, "index", "--watch",
-               env={"ASSISTANT_CRASH_AFTER_BATCHES": "2", "ASSISTANT_CRASH_POINT": "written",
-                    "ASSISTANT_WATCH_DEBOUNCE": "0.3"})
-    wait_for(lambda: (index / ".index.lock").exists() and _watching(proc), 120)
+    log = tmp_path / "watch.out"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "index", "--watch"], cwd=ROOT, stdout=out,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_INDEX_DIR": str(index),
+                 "ASSISTANT_CHUNK_CHARS": "150", "ASSISTANT_INDEX_BATCH_CHUNKS": "4",
+                 "ASSISTANT_CRASH_AFTER_BATCHES": "2", "ASSISTANT_CRASH_POINT": "written",
+                 "ASSISTANT_WATCH_DEBOUNCE": "0.3"})
+    wait_for(lambda: "watching" in log.read_text(), 180)
     for t in TOPICS[1:]:
         write(corpus / f"{t}.md", f"---\ntitle: The {t} vote\n---\n{topic_text(t)}")
     proc.wait(timeout=120)
@@ -221,16 +227,3 @@ def test_kill_during_watch_triggered_build_then_restart_equals_clean_build(tmp_p
     killed, fresh = snapshot(corpus, index), snapshot(corpus, clean_index)
     assert killed == fresh and len(fresh[1]) == len(TOPICS)
 
-
-def _watching(proc) -> bool:
-    """True once `index --watch` printed its "watching" line (read without blocking)."""
-    import select
-
-    if not hasattr(proc, "_seen"):
-        proc._seen = ""
-    while select.select([proc.stdout], [], [], 0)[0]:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        proc._seen += line
-    return "watching" in proc._seen
