@@ -331,3 +331,85 @@ def test_cli_add_hostile_urls_leave_corpus_and_index_unchanged(server, tmp_path)
         assert reason in line, line  # a feed's refused entry is named by its link
     assert "scheme javascript: is not http(s)" in refused[-1]
     assert corpus_files(corpus) == before_files and indexed(corpus, index) == before_index
+
+
+# ---------------------------------------------------------------------------------------
+# "Done when": a feed server with 200 real-text articles, several outlets per story
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_feed_server_200_wikinews_articles_pull_index_group_and_cite_once(tmp_path, settings_factory):
+    import itertools
+    import random
+
+    from assistant import Assistant
+    from assistant.syndication import stories
+    from assistant.watch import sync_index
+    from tests.conftest import needs_shared
+
+    needs_shared("datasets", "wikinews-2000")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from syndication_eval import OUTLETS, load_bodies, wire_copy
+
+    rng = random.Random(200)
+    bodies = load_bodies(400)[250:]  # not the stories the threshold was chosen on
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    known: dict[str, int] = {}  # page URL -> story number
+    feeds: dict[str, list[dict]] = {o: [] for o in OUTLETS[:5]}
+    with FeedServer() as server:
+        story = 0
+        while len(known) < 200:
+            body = bodies[story]
+            n = min(rng.choice([1, 1, 2, 3]), 200 - len(known))
+            for outlet in rng.sample(list(feeds), n):
+                slug = outlet.lower().replace(" ", "-")
+                path = f"/{slug}/story-{story}.html"
+                text = wire_copy(body, outlet, rng)
+                title = text.split(". ")[0][:120]
+                date = f"2026-{1 + story % 10:02d}-{1 + story % 27:02d}"
+                server.routes[path] = Route(article_html(title, text, site=outlet, date=date))
+                feeds[outlet].append({"title": title, "link": server.url(path), "date": date})
+                known[server.url(path)] = story
+            story += 1
+        listed = FeedList(corpus)
+        for outlet, items in feeds.items():
+            path = f"/{outlet.lower().replace(' ', '-')}/feed.xml"
+            server.routes[path] = Route(rss(outlet, items), content_type="application/rss+xml")
+            listed.add(server.url(path))
+
+        first = pull(corpus, fetcher=fetcher_for(server))
+        assert first.problems == [] and len(first.added) == 200
+        assistant = Assistant(settings_factory(corpus))
+        built = sync_index(assistant)
+        assert built.articles == 200 and built.skipped == []
+
+        fetched = sum(server.bodies.values())
+        second = pull(corpus, fetcher=fetcher_for(server))
+        assert not second.changed and second.not_modified == len(feeds)
+        assert second.requests == len(feeds) and sum(server.bodies.values()) == fetched
+
+    # Grouping against the known stories: pairwise precision and recall.
+    records = assistant.index.article_records()
+    story_of_article = {aid: known[r["url"]] for aid, r in records.items()}
+    groups = stories(assistant.settings)
+    pairs = list(itertools.combinations(sorted(story_of_article), 2))
+    predicted = {p for p in pairs if groups.story_of(p[0]) == groups.story_of(p[1])}
+    gold = {p for p in pairs if story_of_article[p[0]] == story_of_article[p[1]]}
+    assert gold and len(predicted & gold) / len(predicted) >= 0.95
+    assert len(predicted & gold) / len(gold) >= 0.95
+
+    # Answers about stories carried by several outlets cite one copy, naming the others.
+    multi = [s for s in set(known.values()) if list(known.values()).count(s) > 1][:8]
+    for s in multi:
+        url = next(u for u, n in known.items() if n == s)
+        aid = next(a for a, r in records.items() if r["url"] == url)
+        question = "What happened: " + records[aid]["title"][:100] + "?"
+        result = assistant.ask(question)
+        copies: dict[int, set] = {}
+        for c in result.citations:  # several passages of one copy are fine; two copies are not
+            copies.setdefault(story_of_article[c.article_id], set()).add(c.article_id)
+        assert all(len(ids) == 1 for ids in copies.values()), (question, copies)
+        for c in result.citations:
+            if story_of_article[c.article_id] == s:
+                assert len(c.also_in) == list(known.values()).count(s) - 1
