@@ -277,7 +277,7 @@ def indexed(corpus: Path, index: Path) -> dict[str, tuple]:
     """article id -> (path, title, hash) of the committed article records."""
     from assistant import Assistant, Settings
 
-    records = Assistant(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index)).index.article_records()
+    records = Assistant(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index)).store.article_records()
     return {aid: (r["path"], r["title"], r["hash"]) for aid, r in records.items()}
 
 
@@ -390,7 +390,7 @@ def test_feed_server_200_wikinews_articles_pull_index_group_and_cite_once(tmp_pa
         assert second.requests == len(feeds) and sum(server.bodies.values()) == fetched
 
     # Grouping against the known stories: pairwise precision and recall.
-    records = assistant.index.article_records()
+    records = assistant.store.article_records()
     story_of_article = {aid: known[r["url"]] for aid, r in records.items()}
     groups = stories(assistant.settings)
     pairs = list(itertools.combinations(sorted(story_of_article), 2))

@@ -150,8 +150,8 @@ def snapshot(corpus: Path, index: Path):
         files[p.relative_to(corpus).as_posix()] = "\n".join(
             line for line in p.read_text().splitlines() if not line.startswith(("fetched:", "updated:")))
     a = Assistant(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index, chunk_chars=150))
-    records = {aid: (r["hash"], r["n_chunks"]) for aid, r in a.index.article_records().items()}
-    ids = sorted(a.index._all_ids(a.index.chroma.get(a.index.chunks_name)))
+    records = {aid: (r["hash"], r["n_chunks"]) for aid, r in a.store.article_records().items()}
+    ids = sorted(a.store.chunk_ids())
     return files, records, ids
 
 
