@@ -181,10 +181,12 @@ def test_kill_during_pull_then_restart_equals_clean_pull(tmp_path):
             FeedList(corpus).add(server.url("/feed.xml"))
             if name == "killed":
                 proc = cli(corpus, index, "feeds", "pull", "--allow-private")
-                wait_for(lambda: len(list((corpus / "web").rglob("*.md"))) >= 3
-                         if (corpus / "web").exists() else False, 60)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
+                try:
+                    wait_for(lambda: len(list((corpus / "web").rglob("*.md"))) >= 3
+                             if (corpus / "web").exists() else False, 60)
+                finally:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
                 assert proc.returncode == -9
                 assert len(list((corpus / "web").rglob("*.md"))) < len(TOPICS)
             proc = cli(corpus, index, "feeds", "pull", "--allow-private")
@@ -212,10 +214,15 @@ def test_kill_during_watch_triggered_build_then_restart_equals_clean_build(tmp_p
                  "ASSISTANT_CHUNK_CHARS": "150", "ASSISTANT_INDEX_BATCH_CHUNKS": "4",
                  "ASSISTANT_CRASH_AFTER_BATCHES": "2", "ASSISTANT_CRASH_POINT": "written",
                  "ASSISTANT_WATCH_DEBOUNCE": "0.3"})
-    wait_for(lambda: "watching" in log.read_text(), 180)
-    for t in TOPICS[1:]:
-        write(corpus / f"{t}.md", f"---\ntitle: The {t} vote\n---\n{topic_text(t)}")
-    proc.wait(timeout=120)
+    try:
+        wait_for(lambda: "watching" in log.read_text(), 180)
+        for t in TOPICS[1:]:
+            write(corpus / f"{t}.md", f"---\ntitle: The {t} vote\n---\n{topic_text(t)}")
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:  # never leave the watcher behind
+            proc.kill()
+            proc.wait()
     assert proc.returncode == -9
     restart = cli(corpus, index, "index")
     _, err = restart.communicate(timeout=300)
