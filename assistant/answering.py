@@ -36,6 +36,7 @@ class Citation:
     chunk_id: str = ""
     spans: list = field(default_factory=list)  # every quoted span (the first is span)
     event_date: str | None = None  # the cited sentence's own date ("on Tuesday"), if it differs
+    also_in: list[dict] = field(default_factory=list)  # other outlets' copies of the story
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, span: tuple[int, int] | None = None) -> "Citation":
@@ -45,13 +46,14 @@ class Citation:
             span = (best.start, best.end) if best else (0, min(len(c.text), 200))
         event = _event_date(c, span)
         return cls(n, c.title, c.source, c.date, c.url, c.text, span, c.article_id, c.id,
-                   event_date=event if event != c.date else None)
+                   event_date=event if event != c.date else None,
+                   also_in=list(getattr(passage, "also_in", []) or []))
 
     def to_dict(self) -> dict:
         return {"n": self.n, "title": self.title, "source": self.source, "date": self.date,
                 "url": self.url, "passage": self.passage, "span": list(self.span),
                 "spans": [list(s) for s in (self.spans or [self.span])],
-                "event_date": self.event_date}
+                "event_date": self.event_date, "also_in": [dict(m) for m in self.also_in]}
 
     @property
     def dated(self) -> str:

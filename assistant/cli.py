@@ -91,10 +91,14 @@ def _assistant(settings: Settings):
 
 @main.command("index")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--watch", is_flag=True,
+              help="Then keep watching the corpus folder and index changes (Ctrl-C stops).")
 @click.pass_context
-def index_cmd(ctx: click.Context, as_json: bool) -> None:
+def index_cmd(ctx: click.Context, as_json: bool, watch: bool) -> None:
     """Build or update the index from the corpus folder (incremental)."""
     settings = _settings(ctx)
+    if watch:
+        return _index_watch(settings)
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="chunk", desc="embedding", disable=as_json or not sys.stderr.isatty(),
@@ -106,7 +110,9 @@ def index_cmd(ctx: click.Context, as_json: bool) -> None:
         bar.refresh()
 
     try:
-        report = _assistant(settings).build_index(progress=progress)
+        from .watch import sync_index
+
+        report = sync_index(_assistant(settings), progress=progress)
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -221,15 +227,28 @@ def digest(ctx: click.Context, since, until, topic, max_stories, as_json) -> Non
 @click.option("--allow-anonymous-writes", is_flag=True, default=None,
               help="Allow uploads and rebuilds without a login on a non-loopback address "
               "[env ASSISTANT_ALLOW_ANONYMOUS_WRITES].")
+@click.option("--watch", is_flag=True, help="Index files added, changed or deleted in the corpus folder.")
+@click.option("--pull-every", default=None,
+              help="Pull the corpus's feeds this often, e.g. 15m [env ASSISTANT_PULL_EVERY, seconds].")
+@click.option("--allow-private", is_flag=True,
+              help="Let feed pulls reach private-network and loopback addresses.")
 @click.pass_context
-def serve(ctx: click.Context, host, port, no_index: bool, allow_anonymous_writes) -> None:
+def serve(ctx: click.Context, host, port, no_index: bool, allow_anonymous_writes, watch: bool,
+          pull_every, allow_private: bool) -> None:
     """Serve the web chat (builds or updates the index first)."""
-    settings = _settings(ctx, host=host, port=port,
+    from .watch import parse_interval
+
+    try:
+        every = parse_interval(pull_every) if pull_every else None
+    except AssistantError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pull-every") from exc
+    settings = _settings(ctx, host=host, port=port, pull_every=every,
                          allow_anonymous_writes=allow_anonymous_writes or None)
     from .webapp import serve as run_app
 
     try:
-        run_app(settings, build=not no_index)
+        run_app(settings, build=not no_index, watch=watch,
+                fetcher=_fetcher(settings, allow_private) if settings.pull_every else None)
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -295,3 +314,148 @@ def eval_cmd(ctx: click.Context, dataset_dir, limit, baseline, json_path, eval_i
         with open(json_path, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)
         click.echo(f"results written to {json_path}")
+
+
+# ---------------------------------------------------------------------------------------
+# Feeds, fetched pages and the watched folder (feeds.py, fetch.py, watch.py)
+# ---------------------------------------------------------------------------------------
+
+_ALLOW_PRIVATE = click.option(
+    "--allow-private", is_flag=True,
+    help="Allow private-network, loopback and link-local addresses (local test servers).")
+_NO_INDEX = click.option("--no-index", is_flag=True, help="Write the articles; do not index them.")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+
+
+def _fetcher(settings: Settings, allow_private: bool):
+    from .fetch import Fetcher, FetchPolicy
+
+    hosts = frozenset(h.strip() for h in settings.fetch_allow_hosts.split(",") if h.strip())
+    return Fetcher(FetchPolicy(timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes,
+                               host_delay=settings.fetch_host_delay, allow_private=allow_private,
+                               allow_hosts=hosts))
+
+
+def _finish_pull(settings: Settings, report, no_index: bool, as_json: bool) -> None:
+    """Index what a pull or an add wrote, then print both reports."""
+    built = None
+    if report.changed and not no_index:
+        from .watch import sync_index
+
+        try:
+            built = sync_index(_assistant(settings))
+        except AssistantError as exc:
+            raise click.ClickException(f"articles written but not indexed: {exc}") from exc
+    if as_json:
+        out = report.to_dict()
+        out["index"] = built.to_dict() if built else None
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        click.echo(report.summary())
+        for path in report.added:
+            click.echo(f"added {path}")
+        for path in report.updated:
+            click.echo(f"updated {path}")
+        for path in report.removed:
+            click.echo(f"removed {path}")
+        for problem in report.problems:
+            click.echo(f"refused {problem}")
+        if built:
+            click.echo(f"index: {built.articles} articles ({built.added} added, {built.updated} "
+                       f"updated, {built.removed} removed)")
+    if report.problems and not report.changed and not report.unchanged and not report.not_modified:
+        sys.exit(1)  # nothing usable came back: say so to scripts
+
+
+@main.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@_ALLOW_PRIVATE
+@_NO_INDEX
+@_JSON
+@click.pass_context
+def add_cmd(ctx: click.Context, urls, allow_private: bool, no_index: bool, as_json: bool) -> None:
+    """Fetch article pages or RSS/Atom feeds at URLS into the corpus, then index them."""
+    from .feeds import add_urls
+
+    settings = _settings(ctx)
+    report = add_urls(settings.corpus_dir, list(urls), fetcher=_fetcher(settings, allow_private))
+    _finish_pull(settings, report, no_index, as_json)
+
+
+@main.group("feeds")
+def feeds_cmd() -> None:
+    """The RSS/Atom feeds kept in the corpus folder (<corpus>/.feeds/)."""
+
+
+@feeds_cmd.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.pass_context
+def feeds_add(ctx: click.Context, urls) -> None:
+    """Add feed URLS to the list (`assistant feeds pull` fetches them)."""
+    from .feeds import FeedList
+
+    settings = _settings(ctx.parent)
+    feeds = FeedList(settings.corpus_dir)
+    for url in urls:
+        try:
+            added = feeds.add(url)
+        except AssistantError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{'added' if added else 'already listed'}: {url}")
+
+
+@feeds_cmd.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+@click.pass_context
+def feeds_remove(ctx: click.Context, urls) -> None:
+    """Remove feed URLS from the list (their articles stay in the corpus)."""
+    from .feeds import FeedList
+
+    feeds = FeedList(_settings(ctx.parent).corpus_dir)
+    for url in urls:
+        click.echo(f"{'removed' if feeds.remove(url) else 'not listed'}: {url}")
+
+
+@feeds_cmd.command("list")
+@_JSON
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """The listed feeds, with their last pull and last error."""
+    from .feeds import FeedList
+
+    feeds = FeedList(_settings(ctx.parent).corpus_dir)
+    if as_json:
+        click.echo(json.dumps(feeds.feeds, ensure_ascii=False))
+        return
+    if not feeds.feeds:
+        click.echo("no feeds; add one with `assistant feeds add URL`")
+    for url, state in feeds.feeds.items():
+        error = f"; last error: {state['last_error']}" if state.get("last_error") else ""
+        click.echo(f"{url}  (last pull: {state.get('last_pull') or 'never'}{error})")
+
+
+@feeds_cmd.command("pull")
+@_ALLOW_PRIVATE
+@_NO_INDEX
+@_JSON
+@click.pass_context
+def feeds_pull(ctx: click.Context, allow_private: bool, no_index: bool, as_json: bool) -> None:
+    """Fetch new and changed articles of the listed feeds, then index them."""
+    from .feeds import FeedList, pull
+
+    settings = _settings(ctx.parent)
+    if not FeedList(settings.corpus_dir).feeds:
+        raise click.ClickException("no feeds to pull; add one with `assistant feeds add URL`")
+    report = pull(settings.corpus_dir, fetcher=_fetcher(settings, allow_private))
+    _finish_pull(settings, report, no_index, as_json)
+
+
+def _index_watch(settings: Settings) -> None:
+    """`assistant index --watch`: build, then index every change until Ctrl-C."""
+    from .watch import Syncer
+
+    syncer = Syncer(_assistant(settings), on_sync=lambda status: click.echo(status.line()))
+    syncer.sync("start")
+    syncer.start_watching()
+    click.echo(f"watching {settings.corpus_dir} (Ctrl-C stops)")
+    syncer.wait()

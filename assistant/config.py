@@ -91,6 +91,16 @@ class Settings:
     auth: str = ""  # "user:password" enables Gradio login
     concurrency: int = 4
 
+    # Feeds, fetched pages and the watched folder (feeds.py, fetch.py, watch.py).
+    fetch_timeout: float = 20.0  # seconds for one whole HTTP exchange
+    fetch_max_bytes: int = 5_000_000  # a larger page or feed is refused (streamed, stops at the cap)
+    fetch_host_delay: float = 1.0  # seconds between two requests to the same host
+    # host:port origins allowed to be private addresses (an intranet feed server), comma-separated;
+    # every other private, loopback or link-local address is refused unless --allow-private.
+    fetch_allow_hosts: str = ""
+    pull_every: float = 0.0  # seconds between background feed pulls in `serve` (0: none)
+    watch_debounce: float = 0.5  # seconds of quiet before a watched change is indexed
+
     # LLM backends.
     openai_base_url: str = ""
     openai_model: str = "gpt-4o-mini"

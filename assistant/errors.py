@@ -8,6 +8,7 @@
     ├── IndexMissingError          no index has been built yet (names the command to build it)
     ├── IndexBusyError             another `assistant index` holds the lock
     ├── UploadError                an uploaded file was refused (name, type or size)
+    ├── FetchError                 a URL or feed was refused or could not be fetched (one-line reason)
     └── GeneratorError             an LLM backend failed (timeout, server error, bad output)
         └── MissingDependencyError an optional package is not installed (says what to install)
 """
@@ -50,6 +51,15 @@ class IndexBusyError(AssistantError):
 
 class UploadError(AssistantError):
     """An uploaded file was refused."""
+
+
+class FetchError(AssistantError):
+    """A URL, page or feed was refused or could not be fetched."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class GeneratorError(AssistantError):

@@ -102,6 +102,8 @@ class Passage:
     chunk: StoredChunk
     score: float
     sentences: list[Sentence] = field(default_factory=list)
+    # Other outlets' copies of the same story ({title, source, date, url}; syndication.py).
+    also_in: list[dict] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -218,8 +220,15 @@ class Retriever:
         if frame and frame.recent:
             _boost_recency(passages, reference.date, s.recency_boost, s.recency_half_life_days)
         passages.sort(key=lambda p: p.score, reverse=True)
-        chosen = _cap_per_article(passages, s.per_article_cap, k)
+        # One copy per story: passages of other outlets' copies of a chosen article's story
+        # are dropped (the citation lists those copies in also_in instead).
+        from .syndication import stories
+
+        groups = stories(self.settings)
+        chosen = _cap_per_article(passages, s.per_article_cap, k, groups.story_of)
         chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
+        for p in chosen:
+            p.also_in = [m.to_dict() for m in groups.others(p.chunk.article_id)]
         asks = analyze(question)
         weights = snap.idf(asks.focus)
         return Retrieval(question, chosen, analysis, qvec, asks, weights, reference)
@@ -281,9 +290,14 @@ def _boost_recency(passages: list[Passage], now: dt.date, boost: float, half_lif
         p.score += boost * math.pow(0.5, max(age, 0) / half_life)
 
 
-def _cap_per_article(passages: list[Passage], cap: int, k: int) -> list[Passage]:
-    out, per = [], {}
+def _cap_per_article(passages: list[Passage], cap: int, k: int, story_of=None) -> list[Passage]:
+    """At most ``cap`` passages per article, and per story (``story_of``: article id ->
+    story id) only from its best-ranked copy."""
+    out, per, copy = [], {}, {}
     for p in passages:
+        story = story_of(p.chunk.article_id) if story_of else p.chunk.article_id
+        if copy.setdefault(story, p.chunk.article_id) != p.chunk.article_id:
+            continue  # another outlet's copy of a story already chosen
         if per.get(p.chunk.article_id, 0) >= cap:
             continue
         per[p.chunk.article_id] = per.get(p.chunk.article_id, 0) + 1

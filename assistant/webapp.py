@@ -149,7 +149,25 @@ def _card(c: Citation, spans: list[tuple[int, int]], numbered: bool = True,
     return (f"<div class='source-card'><div class='source-head'>{number}"
             f"<span class='source-title'>{_esc(c.title or 'untitled')}</span></div>"
             f"<div class='source-meta'>{_meta_line(c)}</div>"
-            f"<div class='source-passage'>{_highlight(c.passage, spans, strong)}</div></div>")
+            f"<div class='source-passage'>{_highlight(c.passage, spans, strong)}</div>"
+            f"{_also_in(c)}</div>")
+
+
+
+def _also_in(c: Citation) -> str:
+    """"Also reported by …": the other outlets' copies of the cited story, with links."""
+    others = getattr(c, "also_in", None) or []
+    if not others:
+        return ""
+    items = []
+    for m in others[:10]:
+        label = _esc(m.get("source") or "unknown outlet") + (f" ({_esc(m['date'])})" if m.get("date") else "")
+        url = _safe_url(m.get("url"))
+        items.append(f"<a class='source-link' href=\"{html.escape(url, quote=True)}\" "
+                     f"target=\"_blank\" rel=\"noopener noreferrer nofollow\">{label}</a>"
+                     if url else label)
+    more = f" and {len(others) - 10} more" if len(others) > 10 else ""
+    return f"<div class='source-also'>Also reported by {', '.join(items)}{more}</div>"
 
 
 def render_sources(answer: Answer) -> str:
@@ -509,8 +527,9 @@ THEME_FONTS = dict(font=["ui-sans-serif", "system-ui", "sans-serif"],
 
 
 def build_app(assistant: Assistant, report: IndexReport | None = None,
-              access: Access | None = None):
-    """The Gradio Blocks app over an Assistant (not launched)."""
+              access: Access | None = None, syncer=None):
+    """The Gradio Blocks app over an Assistant (not launched). With a ``syncer``
+    (watch.Syncer) the Articles tab shows its last sync and report."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -660,8 +679,7 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
             lines.append(f"<li class='saved'>✓ {_esc(result.name)} {verb} as "
                          f"{_esc(UPLOAD_SUBDIR + '/' + result.name)} ({result.articles} "
                          f"article{'s' if result.articles != 1 else ''})</li>")
-        hint = (" Press <b>Rebuild index</b> to make them searchable." if saved else "")
-        return (f"<div class='upload-result'>{saved} of {len(files)} file(s) added.{hint}"
+        return (f"<div class='upload-result'>{saved} of {len(files)} file(s) added."
                 f"<ul>{''.join(lines)}</ul></div>")
 
     @wants_request
@@ -717,6 +735,23 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
             status = (f"<div class='rebuild-result error'>⚠️ The rebuild failed "
                       f"({_esc(type(exc).__name__)}); the server log has the details.</div>")
         return (status, *refresh())
+
+    @wants_request
+    def add_and_index(files, progress=gr.Progress(), request=None):
+        """One step: save the chosen files, then index (a build runs even with none chosen)."""
+        chosen = [f for f in (files or []) if f] if isinstance(files, (list, tuple)) else [files]
+        added = add_files(files, request=request) if [f for f in chosen if f] else ""
+        return (added, *rebuild(progress, request=request))
+
+    def sync_line() -> str:
+        last = syncer.last if syncer is not None else None
+        if last is None:
+            return ("<div class='sync'>Watching for new articles: no sync yet.</div>"
+                    if syncer is not None else "")
+        problems = "".join(f"<li>{_esc(p)}</li>" for p in last.problems[:50])
+        pull = f"<div>{_esc(last.pull)}</div>" if last.pull else ""
+        return (f"<div class='sync {'ok' if last.ok else 'error'}'>{_esc(last.line())}{pull}"
+                + (f"<ul>{problems}</ul>" if problems else "") + "</div>")
 
     @wants_request
     def rebuild_api(request=None) -> dict:
@@ -782,10 +817,11 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
                     with gr.Column(scale=1):
                         files = gr.File(label=f"Add articles ({' '.join(EXTENSIONS)})",
                                         file_count="multiple", elem_id="files")
-                        add_btn = gr.Button("Add to corpus", elem_id="add-files")
+                        add_btn = gr.Button("Add and index", variant="primary", elem_id="add-files")
                         upload_result = gr.HTML(elem_id="upload-result")
-                        rebuild_btn = gr.Button("Rebuild index", variant="primary", elem_id="rebuild")
+                        rebuild_btn = gr.Button("Rebuild index", elem_id="rebuild")
                         rebuild_result = gr.HTML(elem_id="rebuild-result")
+                        sync_html = gr.HTML(sync_line(), elem_id="last-sync")
                     with gr.Column(scale=1):
                         gr.Markdown("### Index")
                         stats = gr.HTML("" if access.enabled else render_stats(assistant),
@@ -816,11 +852,14 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
             return gr.Tab(visible=access.can_write(_username(request)))
 
         demo.load(articles_visible, None, articles_tab, api_visibility="private", queue=False)
-        add_btn.click(add_files, files, upload_result, api_name="add_files",
-                      concurrency_id="index", concurrency_limit=1)
-        rebuild_btn.click(rebuild, None, [rebuild_result, *panel_outputs], api_name="rebuild_page",
-                          api_visibility="undocumented", concurrency_id="index",
-                          concurrency_limit=1)
+        # Both buttons add the chosen files and index: a chosen file is never left behind.
+        add_btn.click(add_and_index, files, [upload_result, rebuild_result, *panel_outputs],
+                      api_name="add_files", concurrency_id="index", concurrency_limit=1)
+        rebuild_btn.click(add_and_index, files, [upload_result, rebuild_result, *panel_outputs],
+                          api_name="rebuild_page", api_visibility="undocumented",
+                          concurrency_id="index", concurrency_limit=1)
+        if syncer is not None:
+            gr.Timer(2.0).tick(sync_line, None, sync_html, api_visibility="private", queue=False)
 
         gr.api(ask_api, api_name="ask")
         gr.api(upload_api, api_name="upload", concurrency_id="index", concurrency_limit=1)
@@ -864,7 +903,8 @@ def _upload_cache(settings: Settings) -> Path:
 
 
 def launch(assistant: Assistant, *, host: str | None = None, port: int | None = None,
-           block: bool = True, report: IndexReport | None = None, quiet: bool | None = None):
+           block: bool = True, report: IndexReport | None = None, quiet: bool | None = None,
+           syncer=None):
     """Build the app and serve it (Gradio queue on, never a public share link).
 
     Binds to settings.host (127.0.0.1 by default); login is on when settings.auth or
@@ -886,7 +926,8 @@ def launch(assistant: Assistant, *, host: str | None = None, port: int | None = 
     if hosts == ["*"]:
         log.warning("bound to %s with no ASSISTANT_ALLOWED_HOSTS: any Host header is accepted",
                     host)
-    demo = build_app(assistant, report=report, access=access)
+    demo = build_app(assistant, report=report, access=access, syncer=syncer)
+    demo.syncer = syncer  # stopped by the caller with demo.syncer.stop()
     demo.delete_cache = (3600, 3600)  # uploads older than an hour go (they are in the corpus)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=256)
     # The serving app is its embedded index's only writer (store.py): `assistant index`
@@ -925,11 +966,14 @@ def launch(assistant: Assistant, *, host: str | None = None, port: int | None = 
     return demo
 
 
-def serve(settings: Settings | None = None, build: bool = True, block: bool = True):
+def serve(settings: Settings | None = None, build: bool = True, block: bool = True, *,
+          watch: bool = False, fetcher=None):
     """Update the index (when it can), then serve the chat on settings.host:settings.port.
 
     A corpus that cannot be indexed (empty, busy) does not stop the page from starting:
-    articles can be uploaded from it.
+    articles can be uploaded from it. ``watch`` indexes changes in the corpus folder as they
+    happen; with ``settings.pull_every`` and a ``fetcher`` the feeds are pulled in the
+    background (see watch.Syncer).
     """
     settings = settings or Settings.from_env()
     Access(settings)  # refuse a malformed login setting before the slow parts
@@ -952,4 +996,13 @@ def serve(settings: Settings | None = None, build: bool = True, block: bool = Tr
                   "the log has the details")
     print(f"serving on http://{settings.host}:{settings.port}"
           + (" (login required)" if settings.auth or settings.users_file else ""))
-    return launch(assistant, block=block, report=report)
+    syncer = None
+    if watch or (settings.pull_every and fetcher is not None):
+        from .watch import Syncer
+
+        syncer = Syncer(assistant, fetcher=fetcher)
+        if watch:
+            syncer.start_watching()
+        if settings.pull_every and fetcher is not None:
+            syncer.start_pulling(settings.pull_every)
+    return launch(assistant, block=block, report=report, syncer=syncer)

@@ -32,7 +32,7 @@ def test_answer_to_dict_has_stable_schema(seed_assistant):
     data = json.loads(json.dumps(seed_assistant.ask(SEED_QUESTION).to_dict()))
     assert {"question", "answer", "abstained", "citations"} <= set(data)
     assert {"n", "title", "source", "date", "url", "passage", "span", "spans",
-            "event_date"} <= set(data["citations"][0])
+            "event_date", "also_in"} <= set(data["citations"][0])
     start, end = data["citations"][0]["span"]
     assert 0 <= start < end <= len(data["citations"][0]["passage"])
 

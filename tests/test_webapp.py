@@ -211,17 +211,18 @@ def test_page_upload_and_rebuild_with_report(newsroom, tmp_path):
                  "The city council approved a budget that grows by three percent next year.")
     bad = write(tmp_path / "notes.pdf", b"%PDF-1.4 not an article")
     broken = write(tmp_path / "feed.json", '[{"title": "x", ')
-    html = c.predict([handle_file(str(good)), handle_file(str(bad)), handle_file(str(broken))],
-                     api_name="/add_files")
+    html, status, *_ = c.predict([handle_file(str(good)), handle_file(str(bad)), handle_file(str(broken))],
+                                 api_name="/add_files")
     assert "1 of 3 file(s) added" in html
+    assert "✓ Index updated: 1 added" in status  # added and indexed in one step
     assert "✓ Budget_report_2024.md saved as uploads/Budget_report_2024.md" in html
     assert "✗ upload refused: &#x27;notes.pdf&#x27;: unsupported file type" in html
     assert "✗ upload refused: &#x27;feed.json&#x27;: invalid JSON" in html
     assert "notes.pdf" not in corpus_files(assistant) and "uploads/feed.json" not in corpus_files(assistant)
     # An unreadable file dropped into the corpus by hand is reported as skipped.
     write(Path(assistant.settings.corpus_dir) / "scan.pdf", b"%PDF")
-    status, outlets, examples, stats, report = c.predict(api_name="/rebuild_page")
-    assert "✓ Index updated" in status
+    added, status, outlets, examples, stats, report = c.predict(None, api_name="/rebuild_page")
+    assert added == "" and "✓ Index updated" in status
     assert "Metro Daily" in [choice[0] for choice in outlets["choices"]]
     assert any("City budget grows" in sample[0] for sample in examples["samples"])
     assert "<th>Articles</th>" in stats and "2024-11-02 – 2025-08-27" in stats
@@ -484,7 +485,7 @@ def test_upload_batch_one_bad_file_others_saved(newsroom, tmp_path):
     deep = write(tmp_path / "deep.json", "[" * 10_000 + "]" * 10_000)
     last = write(tmp_path / "three.txt", "title: Three\n\nThe third story of the batch.")
     html = client(demo).predict([handle_file(str(p)) for p in (first, deep, last)],
-                                api_name="/add_files")
+                                api_name="/add_files")[0]
     assert "2 of 3 file(s) added" in html and "JSON nested more than 64 levels deep" in html
     files = corpus_files(assistant)
     assert {"uploads/one.txt", "uploads/three.txt"} <= set(files) and "uploads/deep.json" not in files
@@ -564,3 +565,15 @@ def test_login_page_holds_no_outlet_names(news):
     assert err.value.code == 401
     at = page.find("Daily Planet")
     assert at < 0, page[max(0, at - 300):at + 50]
+
+def test_page_rebuild_with_chosen_file_adds_and_indexes_it(newsroom, tmp_path):
+    """A new user chooses a file and presses Rebuild index: it is added and indexed (never
+    "0 added" while the file sits unadded)."""
+    assistant, demo = newsroom
+    c = client(demo)
+    chosen = write(tmp_path / "tram.md", "---\ntitle: Council keeps tram depot\nsource: Metro Daily\n"
+                   "date: 2024-10-02\n---\nThe council kept the old tram depot as a museum after a vote.")
+    added, status, *_ = c.predict([handle_file(str(chosen))], api_name="/rebuild_page")
+    assert "1 of 1 file(s) added" in added and "tram.md saved as uploads/tram.md" in added
+    assert "✓ Index updated: 1 added" in status
+    assert any(r.get("title") == "Council keeps tram depot" for r in assistant.index.article_records().values())

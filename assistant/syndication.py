@@ -1,0 +1,204 @@
+"""Wire copies and syndication: group near-duplicate articles into stories.
+
+Two articles are copies of one story when the Jaccard similarity of their word shingles
+(``SHINGLE`` consecutive words, lower-cased) is at least ``THRESHOLD``, estimated with
+MinHash (``datasketch``, ``NUM_PERM`` permutations; candidates from LSH banding, each then
+checked against the threshold). Groups are the connected components of that relation.
+The threshold was chosen on synthetic wire copies of Wikinews bodies (several outlets'
+copies with small edits: datelines, bylines, word changes, cut paragraphs), on a dev half,
+and measured on the test half (benchmarks/syndication_eval.py, benchmarks/README.md).
+
+``refresh_stories`` recomputes the groups of the indexed corpus after a build (signatures
+are cached by article hash, so only new and changed articles are hashed) and stores them in
+``<index_dir>/stories-<collection>.json``. ``stories()`` gives readers a ``Stories`` view
+(reloaded when that file changes): per article id, its story and the other members.
+
+Left out: cross-language copies, and stories that merely share a topic (follow-ups with new
+text are separate stories).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["THRESHOLD", "Stories", "group", "signature", "refresh_stories", "stories"]
+
+log = logging.getLogger(__name__)
+
+SHINGLE = 4
+NUM_PERM = 128
+# Chosen on the dev half of the synthetic wire-copy set (benchmarks/syndication_eval.py).
+THRESHOLD = 0.3
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SEED = 1
+_SCHEME = "affine32"  # datasketch 2 hashing; stored signatures depend on it
+
+
+def signature(text: str):
+    """The MinHash of the text's word shingles."""
+    from datasketch import MinHash
+
+    words = _WORD.findall(text.lower())
+    shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
+    m = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
+    m.update_batch([s.encode("utf-8") for s in shingles])
+    return m
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+def group(signatures: dict[str, np.ndarray], threshold: float = THRESHOLD) -> dict[str, str]:
+    """article id -> story id (the smallest member id) for MinHash hash values."""
+    from datasketch import MinHash, MinHashLSH
+
+    parent = {k: k for k in signatures}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    # LSH at a slightly lower threshold finds the candidates; each is checked exactly.
+    lsh = MinHashLSH(threshold=max(0.05, threshold * 0.8), num_perm=NUM_PERM)
+    for key in sorted(signatures):
+        values = signatures[key]
+        m = MinHash(num_perm=NUM_PERM, seed=_SEED, hashvalues=values, scheme=_SCHEME)
+        for other in lsh.query(m):
+            if _similarity(values, signatures[other]) >= threshold:
+                a, b = find(key), find(other)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        lsh.insert(key, m)
+    return {k: find(k) for k in signatures}
+
+
+@dataclass
+class Member:
+    id: str
+    title: str
+    source: str
+    date: str | None
+    url: str | None
+
+    def to_dict(self) -> dict:
+        return {"title": self.title, "source": self.source, "date": self.date, "url": self.url}
+
+
+class Stories:
+    """Per article id: its story id and the story's other members (a read-only view)."""
+
+    def __init__(self, articles: dict[str, dict] | None = None, groups: dict[str, str] | None = None):
+        self.articles = articles or {}
+        self.groups = groups or {}
+        self._members: dict[str, list[str]] = {}
+        for aid, sid in sorted(self.groups.items()):
+            self._members.setdefault(sid, []).append(aid)
+
+    def story_of(self, article_id: str) -> str:
+        return self.groups.get(article_id, article_id)
+
+    def others(self, article_id: str) -> list[Member]:
+        """The other copies of this article's story, oldest first (none for a lone article)."""
+        ids = [a for a in self._members.get(self.story_of(article_id), []) if a != article_id]
+        members = [self._member(a) for a in ids if a in self.articles]
+        return sorted(members, key=lambda m: (m.date or "9999", m.source, m.id))
+
+    def _member(self, aid: str) -> Member:
+        a = self.articles[aid]
+        return Member(aid, a.get("title", ""), a.get("source", ""), a.get("date") or None,
+                      a.get("url") or None)
+
+    def story_count(self) -> int:
+        return len(self._members)
+
+
+def _path(settings) -> Path:
+    return Path(settings.index_dir) / f"stories-{settings.collection}.json"
+
+
+def _pack(values: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(values, dtype=np.uint64).tobytes()).decode("ascii")
+
+
+def _unpack(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint64).copy()
+
+
+def refresh_stories(settings, articles=None) -> Stories:
+    """Group the corpus's articles (or the given ``corpus.Article`` list) and store the
+    groups; signatures of unchanged articles are reused."""
+    from .corpus import load_articles
+
+    if articles is None:
+        articles = load_articles(settings.corpus_dir).articles
+    path = _path(settings)
+    old = _load(path)
+    cached = {a["hash"]: a.get("sig") for a in old.get("articles", {}).values() if a.get("sig")}
+    records: dict[str, dict] = {}
+    signatures: dict[str, np.ndarray] = {}
+    for a in articles:
+        packed = cached.get(a.hash)
+        if packed is None:
+            packed = _pack(signature(f"{a.title}\n{a.text}").hashvalues)
+        records[a.id] = {"hash": a.hash, "sig": packed, "title": a.title, "source": a.source,
+                         "date": a.date, "url": a.url}
+        signatures[a.id] = _unpack(packed)
+    groups = group(signatures)
+    data = {"threshold": THRESHOLD, "shingle": SHINGLE, "num_perm": NUM_PERM,
+            "articles": records, "groups": groups}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-stories-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    result = Stories(records, groups)
+    log.info("%d articles in %d stories", len(records), result.story_count())
+    return result
+
+
+def _load(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable story groups %s: %s", path, exc)
+        return {}
+
+
+_CACHE: dict[str, tuple[float, Stories]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def stories(settings) -> Stories:
+    """The stored story groups for these settings (empty before the first refresh);
+    reloaded when the file changes."""
+    path = _path(settings)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return Stories()
+    with _CACHE_LOCK:
+        hit = _CACHE.get(str(path))
+        if hit and hit[0] == mtime:
+            return hit[1]
+    data = _load(path)
+    result = Stories(data.get("articles"), data.get("groups"))
+    with _CACHE_LOCK:
+        _CACHE[str(path)] = (mtime, result)
+    return result

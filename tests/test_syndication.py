@@ -1,0 +1,100 @@
+"""syndication.py: wire copies grouped into stories; retrieval cites one copy per story."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.corpus import Article
+from assistant.syndication import THRESHOLD, Stories, group, refresh_stories, signature, stories
+from tests.conftest import needs_shared, write
+
+BODY = ("The harbour board approved a new ferry terminal on Tuesday after two years of public "
+        "hearings, clearing the way for construction to begin next spring. The terminal will "
+        "replace the 1962 building on the north pier, which engineers said could no longer be "
+        "repaired at a reasonable cost. Board chair Maria Okafor said the project would be paid "
+        "for by port fees and a regional transport grant, not by local property taxes. "
+        "Residents of the waterfront district raised concerns about traffic during the three "
+        "years of building work, and the board promised a shuttle bus for commuters.")
+OTHER = ("The city library will stay open until ten in the evening on weekdays from next month, "
+         "the council announced on Monday. Librarians had asked for longer hours for years, "
+         "pointing to queues of students at closing time during the exam season. The extension "
+         "costs about 400,000 a year and is funded by cutting the budget for printed newspapers.")
+
+
+def copy_of(body: str, outlet: str) -> str:
+    return f"PORTVILLE ({outlet}) — " + body.replace("said", "told reporters") + \
+        f"\nReporting by {outlet} staff."
+
+
+def test_group_wire_copies_together_other_story_apart():
+    texts = {"a": BODY, "b": copy_of(BODY, "Wire One"), "c": copy_of(BODY, "Daily Two"), "d": OTHER}
+    groups = group({k: signature(v).hashvalues for k, v in texts.items()})
+    assert groups["a"] == groups["b"] == groups["c"] == "a"
+    assert groups["d"] == "d"
+
+
+def test_stories_others_lists_other_copies_oldest_first():
+    articles = {"a": {"title": "T", "source": "A", "date": "2026-11-02", "url": "http://a/x"},
+                "b": {"title": "T", "source": "B", "date": "2026-11-01", "url": None},
+                "c": {"title": "U", "source": "C", "date": None, "url": None}}
+    s = Stories(articles, {"a": "a", "b": "a", "c": "c"})
+    assert [m.source for m in s.others("a")] == ["B"]
+    assert s.others("b")[0].to_dict() == {"title": "T", "source": "A", "date": "2026-11-02", "url": "http://a/x"}
+    assert s.others("c") == [] and s.story_of("zz") == "zz"
+
+
+def test_refresh_stories_stores_groups_and_reuses_signatures(tmp_path, settings_factory):
+    settings = settings_factory(tmp_path / "corpus")
+    arts = [Article(id=k, path=f"{k}.md", title="t", source=k, date=None, url=None, text=t)
+            for k, t in (("a", BODY), ("b", copy_of(BODY, "B")), ("d", OTHER))]
+    first = refresh_stories(settings, arts)
+    assert first.story_of("b") == "a" and first.story_of("d") == "d"
+    assert stories(settings).story_of("b") == "a"  # read back from the file
+    data = json.loads((settings.index_dir / f"stories-{settings.collection}.json").read_text())
+    assert data["threshold"] == THRESHOLD and set(data["articles"]) == {"a", "b", "d"}
+    again = refresh_stories(settings, arts[:1] + arts[2:])  # b deleted
+    assert again.others("a") == [] and stories(settings).others("a") == []
+
+
+def test_syndication_threshold_on_wikinews_copies_test_half_precision_recall():
+    needs_shared("datasets", "wikinews-2000")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from syndication_eval import build_set, pair_scores
+
+    docs, story, half = build_set(300)
+    test = [k for k in docs if not half[story[k]]]
+    g = group({k: signature(docs[k]).hashvalues for k in test})
+    precision, recall = pair_scores(g, story, test)
+    assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+def test_ask_cites_one_copy_per_story_with_also_in(make_assistant, tmp_path):
+    from assistant.watch import sync_index
+
+    corpus = tmp_path / "corpus"
+    write(corpus / "courier.md", "---\ntitle: Harbour board approves ferry terminal\nsource: "
+          "Coast Courier\ndate: 2026-11-20\nurl: https://courier.example/ferry\n---\n" + BODY)
+    write(corpus / "wire.md", "---\ntitle: Ferry terminal approved\nsource: Wire One\ndate: "
+          "2026-11-21\nurl: https://wire.example/ferry\n---\n" + copy_of(BODY, "Wire One"))
+    write(corpus / "library.md", "---\ntitle: Library hours\nsource: Metro Daily\ndate: "
+          "2026-11-19\n---\n" + OTHER)
+    assistant = make_assistant(corpus)
+    sync_index(assistant)
+    result = assistant.ask("Who will pay for the new ferry terminal?")
+    cited = {c.article_id for c in result.citations}
+    retrieved_sources = {p.chunk.source for p in assistant.retriever.retrieve(
+        "Who will pay for the new ferry terminal?").passages}
+    assert not {"Coast Courier", "Wire One"} <= retrieved_sources  # one copy of the story
+    assert len(cited) == 1
+    first = result.to_dict()["citations"][0]
+    other = "Wire One" if first["source"] == "Coast Courier" else "Coast Courier"
+    assert [m["source"] for m in first["also_in"]] == [other]
+    assert set(first["also_in"][0]) == {"title", "source", "date", "url"}
+    from assistant.webapp import render_sources
+
+    assert f"Also reported by" in render_sources(result) and other in render_sources(result)
