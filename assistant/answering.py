@@ -311,7 +311,7 @@ def abstain_reason(retrieval: Retrieval, best_sentence: float, threshold: float,
     if not retrieval.passages or best_sentence < threshold:
         return NOT_COVERED + closest
     if evidence is not None and weights is not None:
-        if evidence.support < weights.abstain_support:
+        if evidence.support < weights.abstain_support or evidence.names < weights.abstain_names:
             return NOT_COVERED + closest
         asks = retrieval.asks
         if asks is not None and asks.typed and evidence.typed_support < weights.abstain_typed_focus:

@@ -45,16 +45,31 @@ for _labels, _nouns in (
                   "spokeswoman spokesperson chairman director manager founder owner driver rider "
                   "scientist doctor victim suspect winner governor mayor senator king queen prince "
                   "pope captain pilot journalist reporter artist musician composer chef student "
-                  "teacher officer general commander premier chancellor head chief"),
+                  "teacher officer general commander premier chancellor head chief guard deputy "
+                  "midfielder striker goalkeeper defender forward teammate footballer cricketer "
+                  "golfer boxer cyclist skier swimmer runner racer jockey batsman bowler "
+                  "researcher professor economist analyst lawyer attorney prosecutor detective "
+                  "soldier priest bishop cardinal activist campaigner protester survivor "
+                  "cartoonist photographer editor presenter host comedian designer architect "
+                  "engineer astronaut explorer climber businessman entrepreneur executive "
+                  "minister secretary ambassador diplomat commissioner inspector sheriff "
+                  "surgeon nurse patient resident citizen husband wife son daughter father "
+                  "mother brother sister friend member candidate nominee heir"),
     (("ORG",), "company firm organization organisation party team club group agency newspaper "
                "paper university college school bank airline union band network channel court "
                "charity business corporation carrier manufacturer maker retailer brand publisher "
-               "broadcaster station label ministry department institution"),
-    (("GPE", "LOC", "FAC"), "city country state province town region place location capital "
+               "broadcaster station label ministry department institution journal magazine "
+               "website newspaper insurer automaker carmaker supermarket chain operator "
+               "regulator watchdog council committee court agency orchestra"),
+    (("GPE",), "city country state province town capital nation village county suburb "
+               "municipality"),
+    (("GPE", "LOC", "FAC"), "region place location "
                             "nation continent island village county district area site venue "
-                            "destination border port airport stadium street"),
+                            "destination border port airport stadium street prison hospital "
+                            "suburb neighbourhood neighborhood municipality river lake mountain "
+                            "park building base camp"),
     (("NORP",), "nationality religion ethnicity"),
-    (("DATE", "TIME"), "year date day month time decade century season week hour"),
+    (("DATE", "TIME"), "year date day month time decade century season week hour deadline"),
     (("MONEY",), "amount price cost sum fine salary budget fee value bill damages compensation "
                  "reward bail funding fund loss profit revenue debt deficit payment bonus prize"),
     (("PERCENT",), "percentage percent share proportion rate"),
@@ -128,6 +143,22 @@ def _lexicon_head(token) -> str | None:
 
 def _head_noun(doc, wh_index: int) -> str | None:
     """The noun a what/which question asks about, or None."""
+    # "Which Danish newspaper …", "Which Immaculate Conception player …": the parser makes the
+    # wh-word a determiner of its noun.
+    # The noun phrase right after the wh-word ends at its head: the last noun of the run of
+    # adjectives and nouns ("which Sudanese foreign ministry *spokesman* …").
+    run = []
+    for token in doc[wh_index + 1:]:
+        if token.pos_ in ("ADJ", "NOUN", "PROPN", "NUM") or token.dep_ == "compound":
+            run.append(token)
+            continue
+        break
+    nouns = [t for t in run if t.pos_ == "NOUN"]
+    if nouns:
+        return _lexicon_head(nouns[-1])
+    wh = doc[wh_index]
+    if wh.dep_ == "det" and wh.head.pos_ in ("NOUN", "PROPN") and wh.head.i > wh_index:
+        return _lexicon_head(wh.head)
     # "which company …", "what new law …": the first noun shortly after the wh-word.
     for token in doc[wh_index + 1: wh_index + 4]:
         if token.pos_ in ("NOUN", "PROPN"):

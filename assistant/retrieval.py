@@ -27,6 +27,7 @@ import numpy as np
 
 from . import timeframe
 from .config import Settings
+from .lexical import tokenize
 from .questions import QuestionAnalysis, analyze
 from .search import Searcher
 from .store import StoredChunk
@@ -230,7 +231,7 @@ class Retriever:
         for p in chosen:
             p.also_in = [m.to_dict() for m in groups.others(p.chunk.article_id)]
         asks = analyze(question)
-        weights = snap.idf(asks.focus)
+        weights = snap.idf(list(dict.fromkeys([*asks.focus, *tokenize(" ".join(asks.proper))])))
         return Retrieval(question, chosen, analysis, qvec, asks, weights, reference)
 
     def _score_sentences(self, passages: list[Passage], qvec: np.ndarray) -> None:

@@ -93,14 +93,14 @@ def main() -> None:
         for total, key, m in sorted(results, reverse=True)[:15]:
             print(key, {k: round(v, 3) for k, v in m.items()})
     else:
-        for sim_t, support, typed_focus in itertools.product(
-                [0.2, 0.25, 0.3, 0.35], [0.0, 0.3, 0.4, 0.5, 0.6, 0.7], [0.0, 0.2, 0.3, 0.4, 0.5]):
-            w = Weights(**{**base.__dict__, "abstain_support": support, "abstain_typed_focus": typed_focus})
+        for sim_t, names, typed_focus in itertools.product(
+                [0.3, 0.35, 0.4], [0.0, 0.5, 0.6, 0.7, 0.8, 0.9], [0.0, 0.2]):
+            w = Weights(**{**base.__dict__, "abstain_names": names, "abstain_typed_focus": typed_focus})
             gen = ExtractiveGenerator(3, sim_t, weights=w)
             m = score_wq(cache, paths, gen)
             if newsqa:
                 m.update(score_newsqa(newsqa, gen))
-            print((sim_t, support, typed_focus), {k: round(v, 3) for k, v in m.items()}, flush=True)
+            print((sim_t, names, typed_focus), {k: round(v, 3) for k, v in m.items()}, flush=True)
 
 
 if __name__ == "__main__":
