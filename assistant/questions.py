@@ -165,7 +165,13 @@ def _head_noun(doc, wh_index: int) -> str | None:
             return _lexicon_head(token)
         if token.pos_ in ("AUX", "VERB") or token.lower_ in ("of",):
             break
-    # "what was the cost of …", "what is the name of the team …": the copula's subject.
+    # "what was the cost of …", "what is the name of the team …": the copula's subject. Not
+    # "what did the council approve": there the subject is who acted, not what is asked.
+    root = doc[wh_index].head
+    while root.head is not root:
+        root = root.head
+    if root.lemma_ != "be":
+        return None
     for token in doc[wh_index + 1:]:
         if token.dep_ in ("nsubj", "nsubjpass", "attr") and token.pos_ in ("NOUN", "PROPN"):
             return _lexicon_head(token)

@@ -23,6 +23,7 @@ from assistant.questions import analyze
     ("Why did Karzai fire the minister?", "why", ("REASON",)),
     ("Karzai cabinet nominees rejected number", "keyword", ("CARDINAL", "QUANTITY")),
     ("what did the Speakers discuss about AI legislation?", "what", ()),
+    ("What did the harbour council approve?", "what", ()),
 ])
 def test_analyze_question_style_expected_type(question, wh, types):
     asks = analyze(question)
