@@ -167,9 +167,8 @@ def _head_noun(doc, wh_index: int) -> str | None:
             break
     # "what was the cost of …", "what is the name of the team …": the copula's subject. Not
     # "what did the council approve": there the subject is who acted, not what is asked.
-    root = doc[wh_index].head
-    while root.head is not root:
-        root = root.head
+    # spaCy makes a new Token object on every access, so compare indices, never identity.
+    root = doc[wh_index].sent.root
     if root.lemma_ != "be":
         return None
     for token in doc[wh_index + 1:]:
