@@ -263,11 +263,13 @@ def _classify(doc) -> tuple[str, tuple[str, ...], str | None]:
 
 def _proper_phrases(doc) -> list[str]:
     """Named entities and runs of proper nouns ("Grenfell Tower", "Karzai")."""
-    out = [e.text for e in doc.ents if e.label_ not in ("CARDINAL", "ORDINAL", "DATE", "TIME",
-                                                          "PERCENT", "MONEY", "QUANTITY")]
+    numeric = ("CARDINAL", "ORDINAL", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY")
+    out = [e.text for e in doc.ents if e.label_ not in numeric]
+    # A month in "on 26 August" is a date the time filter reads, not a name passages must hold.
+    in_numeric = {t.i for e in doc.ents if e.label_ in numeric for t in e}
     run: list[str] = []
     for token in list(doc) + [None]:
-        if token is not None and token.pos_ == "PROPN" and token.i > 0:
+        if token is not None and token.pos_ == "PROPN" and token.i > 0 and token.i not in in_numeric:
             run.append(token.text)
             continue
         if run:

@@ -43,6 +43,11 @@ def test_analyze_names_proper_nouns_of_the_question():
     assert "Grenfell Tower" in asks.proper and "London" in asks.proper
 
 
+def test_analyze_month_of_a_date_is_not_a_name_passages_must_hold():
+    asks = analyze("What happened on 26 August in Astana?")
+    assert "August" not in " ".join(asks.proper) and "Astana" in asks.proper
+
+
 @pytest.mark.parametrize("question,english", [
     ("Qué dijeron los presidentes sobre la inteligencia artificial?", False),
     ("Что обсуждали спикеры парламентов?", False),
