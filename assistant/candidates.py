@@ -166,7 +166,12 @@ def _in_question(text: str, question: QuestionAnalysis) -> bool:
     """The candidate mostly repeats the question ("Northfield General Hospital" for a question
     about "the hospital in Northfield"): half or more of its words are the question's."""
     words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
-    return bool(words) and sum(w in question.words for w in words) * 2 >= len(words)
+    # Compared by stem as well: "Wizard" repeats the question's "Wizards'".
+    # The head noun is the kind of answer, not part of it: "Continental Airlines" answers
+    # "which airline".
+    head = set(tokenize(question.head or "")) | {question.head or ""}
+    asked = (question.words | set(tokenize(question.text))) - head
+    return bool(words) and sum(w in asked or bool(set(tokenize(w)) & asked) for w in words) * 2 >= len(words)
 
 
 def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],

@@ -55,6 +55,17 @@ def test_weigh_evidence_candidate_named_in_question_is_not_an_answer():
     assert evidence.candidates[0].text == "22"
 
 
+def test_weigh_evidence_candidate_repeating_question_by_stem_is_skipped_but_head_noun_kept():
+    text = ("Gilbert Arenas of the Washington Wizards quarrelled with teammate Javaris Crittenton "
+            "over a gambling debt, the Wizard said. Continental Airlines cameras filmed the gate.")
+    asks = analyze("With which Wizards teammate did Gilbert Arenas quarrel over gambling debts?")
+    texts = [c.text for c in weigh_evidence(asks, [passage(text)], idf_of(asks), Weights()).candidates]
+    assert "Wizard" not in texts and "Javaris Crittenton" in texts
+    asks = analyze("Which airline's cameras filmed the gate?")
+    texts = [c.text for c in weigh_evidence(asks, [passage(text)], idf_of(asks), Weights()).candidates]
+    assert "Continental Airlines" in texts
+
+
 def test_weigh_evidence_why_question_finds_reason_clause_not_schedule():
     text = ("The first trams are due to run in September 2028. "
             "Nurses' unions blamed staff shortages for the delays. "
