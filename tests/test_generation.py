@@ -332,7 +332,7 @@ def test_local_backend_context_too_long_falls_back(llm_assistant):
 def test_local_backend_timeout_falls_back(llm_assistant):
     from assistant.generation import make_generator
 
-    settings = llm_assistant.settings.replace(llm_timeout=0.01)
+    settings = llm_assistant.settings.replace(llm_timeout=0.1)  # the lowest allowed; a reply takes seconds
     generator = make_generator("local", settings, llm_assistant.embedder, fallback=llm_assistant._extractive())
     retrieval = llm_assistant.retriever.retrieve(SEED_QUESTION, k=4)
     answer = generator.generate(SEED_QUESTION, retrieval)
