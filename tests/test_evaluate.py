@@ -3,7 +3,7 @@ import json
 import pytest
 
 from assistant.evaluate import fact_metrics, format_table, run_eval
-from tests.conftest import SEED_QUESTION, needs_shared, write
+from tests.conftest import SEED_QUESTION, write
 
 
 def test_fact_metrics_fact_split_across_two_chunks_is_a_miss():
@@ -61,14 +61,13 @@ def test_run_eval_small_dataset_with_baselines(tmp_path, settings_factory):
 
 
 @pytest.mark.slow
-def test_eval_smoke_newsqa_mini_limit_20(newsqa_index, tmp_path):
+def test_eval_smoke_newsqa_mini_limit_20(newsqa_index, newsqa_sample, tmp_path):
     from click.testing import CliRunner
 
     from assistant.cli import main
 
-    dataset = needs_shared("datasets", "newsqa-mini")
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(main, ["--corpus", "unused", "eval", str(dataset), "--limit", "20",
+    result = CliRunner().invoke(main, ["--corpus", "unused", "eval", str(newsqa_sample), "--limit", "20",
                                        "--index", str(newsqa_index.settings.index_dir), "--json", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
