@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,10 @@ def scan_files(root: Path) -> dict[str, tuple[int, int]]:
                 try:
                     st = path.stat()
                 except OSError as exc:
+                    # Kept (as -1, -1): a link loop or a link to nowhere is a change the build
+                    # must read, so that the report names it.
                     log.info("cannot stat %s: %s", path, exc)
+                    out[path.relative_to(root).as_posix()] = (-1, -1)
                     continue
                 out[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
     return out
@@ -103,6 +107,9 @@ def scan_files(root: Path) -> dict[str, tuple[int, int]]:
 
 def _sha(path: Path) -> str:
     try:
+        # Only regular files: opening a named pipe blocks until a writer comes (forever).
+        if not stat.S_ISREG(path.stat().st_mode):
+            return ""
         return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
     except OSError as exc:
         log.info("cannot read %s for the manifest: %s", path, exc)
