@@ -53,6 +53,11 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def preload(self) -> None:
+        """Start loading the model in the background (on the question thread); returns at
+        once. The first question, or a batch, waits for the load to finish."""
+        _worker(self.model_path, self.query_threads).start()
+
     def embed_query(self, text: str) -> np.ndarray: ...
 
     def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
@@ -131,13 +136,14 @@ class _QueryWorker:
     def encode(self, text: str) -> np.ndarray:
         item = _Pending(text)
         self.queue.put(item)
-        self._ensure_running()
+        self.start()
         item.done.wait()
         if item.error is not None:
             raise item.error
         return item.vector
 
-    def _ensure_running(self) -> None:
+    def start(self) -> None:
+        """Start the thread (it loads the model first); idempotent."""
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked child (threads are not forked)
                 self._pid = os.getpid()
@@ -236,6 +242,11 @@ class SentenceTransformerEmbedder:
         vectors = _encode(self.model, list(texts), self.batch_size)
         self.count += len(texts)
         return vectors
+
+    def preload(self) -> None:
+        """Start loading the model in the background (on the question thread); returns at
+        once. The first question, or a batch, waits for the load to finish."""
+        _worker(self.model_path, self.query_threads).start()
 
     def embed_query(self, text: str) -> np.ndarray:
         """One question's vector, encoded on the question thread (see the module docstring);
