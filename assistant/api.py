@@ -73,6 +73,14 @@ class Assistant:
         self._generators: dict[str, Generator] = {}
         self._chain = None
 
+    def preload(self) -> None:
+        """Start loading what answering needs (the embedding model; spaCy is already loading)
+        in the background and return at once: a front-end calls it before its other start-up
+        work. Commands that need no model (a no-change index run, --help) do not call it."""
+        start = getattr(self.embedder, "preload", None)
+        if start is not None:  # an Embedder passed in need not have it
+            start()
+
     # -- indexing -------------------------------------------------------------------------
     def build_index(self, corpus_dir: str | Path | None = None,
                     progress: Callable[[int, int], None] | None = None) -> IndexReport:

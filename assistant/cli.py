@@ -158,6 +158,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, unt
                                    f"`assistant index` (corpus: {settings.corpus_dir})")
     try:
         assistant = _assistant(settings)
+        assistant.preload()  # the model loads while the index is opened and the question parsed
         filters = Filters.parse(since, until, list(outlets) or None,
                                 reference=assistant.retriever.reference().date if since or until else None)
         stream = not as_json and sys.stdout.isatty() and settings.generator != "extractive"

@@ -360,3 +360,6 @@ def offline_environment() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # transformers draws a "Loading weights" bar on every model load; it is noise in a CLI
+    # answer (set HF_HUB_DISABLE_PROGRESS_BARS=0 to see it).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

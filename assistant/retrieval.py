@@ -186,7 +186,7 @@ class Retriever:
         if frame or intent:
             filters = _temporal_filters(filters, frame, reference, intent)
         search_text = timeframe.strip_temporal(question) if (intent or (frame and (frame.hard or frame.recent))) else question
-        qvec = self.embedder.embed([search_text])[0]
+        qvec = self.embedder.embed_query(search_text)
         n_cand = max(s.candidates, 2 * k)
         dense = snap.dense(qvec, n_cand, where=filters.where())
         lexical = snap.lexical(search_text, n_cand * (3 if filters.where() else 1))

@@ -979,6 +979,7 @@ def serve(settings: Settings | None = None, build: bool = True, block: bool = Tr
     Access(settings)  # refuse a malformed login setting before the slow parts
     _check_port(settings.host, settings.port)  # and a busy port
     assistant = Assistant(settings)
+    assistant.preload()  # the model loads while the index is checked and the page is built
     report = None
     if build:
         try:

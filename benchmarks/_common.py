@@ -271,7 +271,7 @@ class ReplicaEmbedder:
     """The embedding seam for scale tests: real vectors for base texts (computed once by the
     real embedder and cached on disk), and for replica k of a text the base vector plus small
     deterministic noise, renormalised. Unmarked texts get their exact real vectors.
-    Serves ``embed`` and ``embed_with_spans`` (chunk vector plus in-context span vectors)."""
+    Serves ``embed``, ``embed_query`` and ``embed_with_spans`` (chunk vector plus in-context span vectors)."""
 
     def __init__(self, inner, sigma: float = 0.01):
         self.inner = inner
@@ -316,6 +316,9 @@ class ReplicaEmbedder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return np.stack([self._noisy(self.cache.get(k), k, r)[0] for k, (_, r) in zip(keys, bases)])
+
+    def embed_query(self, text):
+        return self.embed([text])[0]
 
     def embed_with_spans(self, texts, spans):
         import numpy as np

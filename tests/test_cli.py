@@ -50,8 +50,21 @@ def test_cli_index_json_summary_then_ask_json(cli_dirs):
 def test_cli_ask_prints_cited_answer_and_sources(cli_dirs):
     corpus, index = cli_dirs
     run("--corpus", str(corpus), "--index", str(index), "index")
-    out = run("--corpus", str(corpus), "--index", str(index), "ask", SEED_QUESTION).stdout
-    assert "[1]" in out and "Sources:" in out and SEED_SENTENCE in out
+    proc = run("--corpus", str(corpus), "--index", str(index), "ask", SEED_QUESTION)
+    assert "[1]" in proc.stdout and "Sources:" in proc.stdout and SEED_SENTENCE in proc.stdout
+    assert "Loading weights" not in proc.stderr and "it/s" not in proc.stderr  # no model-load bars
+
+
+def test_cli_import_and_ask_help_load_no_gradio_or_model():
+    # The CLI's import and `ask --help` must not pay for the web app or the model.
+    code = ("import sys; from click.testing import CliRunner; import assistant.cli as c; "
+            "r = CliRunner().invoke(c.main, ['ask', '--help']); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('gradio', 'torch', 'sentence_transformers', 'chromadb', "
+            "'spacy') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
 
 
 def test_python_dash_m_assistant_same_cli(cli_dirs):
