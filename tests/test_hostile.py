@@ -131,10 +131,21 @@ FILES = [
      "YAML front matter is over the 8,000-byte limit", False),
     ("2 MB HTML", _file("big.html", b"<html><body>" + b"<div><p>word</p></div>" * 100_000 + b"</body></html>"),
      "over the 1,000,000-byte limit for .html files", False),
+    # Under the size caps but past the parse worker's bounds (set low for these cases in
+    # BOUNDS): trafilatura takes minutes on 440 KB of flat <div>s; 16 MB of JSON numbers
+    # become 4 million float objects (over 128 MB).
+    ("HTML past the time bound", _file("slow.html", b"<html><body>" + b"<div><p>word</p></div>" * 20_000
+                                       + b"</body></html>"), "took longer than 1 s to parse", False),
+    ("JSON past the memory bound", _file("floats.json", b"[" + b"1.5," * 4_000_000 + b"1.5]"),
+     "more than 64 MB", False),
     ("HTML with script", _file("page.html", b"<html><head><title>Pier fire</title></head><body><article>"
                                b"<p>A fire broke out on the pier on Sunday night, the fire brigade said in a statement.</p>"
                                b"<script>alert('owned')</script></article></body></html>"), None, True),
 ]
+
+
+BOUNDS = {"HTML past the time bound": {"parse_timeout": 1.0},
+          "JSON past the memory bound": {"parse_memory_mb": 64}}
 
 
 @pytest.mark.parametrize("case,make,message,indexed", FILES, ids=[f[0] for f in FILES])
@@ -145,7 +156,7 @@ def test_hostile_file_reported_rest_indexed_index_untouched(tmp_path, settings_f
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
     write(corpus / GOOD, GOOD_TEXT)
-    assistant = Assistant(settings_factory(corpus, index_dir=tmp_path / "index"))
+    assistant = Assistant(settings_factory(corpus, index_dir=tmp_path / "index", **BOUNDS.get(case, {})))
     assistant.build_index()
     before = assistant.index.article_records()
 
