@@ -232,9 +232,12 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print() in a library must not corrupt the replies
     inp = sys.stdin.buffer
-    from . import corpus  # imports trafilatura lazily; load it now, before the bound
-    import trafilatura  # noqa: F401
+    from . import corpus
 
+    # trafilatura's first call loads more modules and data (a second or more): do it now,
+    # before the bounds, so the first file is not charged for it.
+    corpus.run_step({"step": "markup", "rel": "warm-up.html", "suffix": ".html",
+                     "text": "<html><body><article><p>Warm up the parser.</p></article></body></html>"})
     _limit_memory(memory_mb)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     out.write(_HEADER.pack(2) + b"{}")  # ready

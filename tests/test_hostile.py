@@ -132,12 +132,12 @@ FILES = [
     ("2 MB HTML", _file("big.html", b"<html><body>" + b"<div><p>word</p></div>" * 100_000 + b"</body></html>"),
      "over the 1,000,000-byte limit for .html files", False),
     # Under the size caps but past the parse worker's bounds (set low for these cases in
-    # BOUNDS): trafilatura takes minutes on 440 KB of flat <div>s; 16 MB of JSON numbers
-    # become 4 million float objects (over 128 MB).
+    # BOUNDS): trafilatura takes minutes on 440 KB of flat <div>s; 6 MB of JSON numbers
+    # become 1.5 million float objects (over 48 MB).
     ("HTML past the time bound", _file("slow.html", b"<html><body>" + b"<div><p>word</p></div>" * 20_000
                                        + b"</body></html>"), "took longer than 1 s to parse", False),
-    ("JSON past the memory bound", _file("floats.json", b"[" + b"1.5," * 4_000_000 + b"1.5]"),
-     "more than 64 MB", False),
+    ("JSON past the memory bound", _file("floats.json", b"[" + b"1.5," * 1_500_000 + b"1.5]"),
+     "more than 32 MB", False),
     ("HTML with script", _file("page.html", b"<html><head><title>Pier fire</title></head><body><article>"
                                b"<p>A fire broke out on the pier on Sunday night, the fire brigade said in a statement.</p>"
                                b"<script>alert('owned')</script></article></body></html>"), None, True),
@@ -145,7 +145,7 @@ FILES = [
 
 
 BOUNDS = {"HTML past the time bound": {"parse_timeout": 1.0},
-          "JSON past the memory bound": {"parse_memory_mb": 64}}
+          "JSON past the memory bound": {"parse_memory_mb": 32}}
 
 
 @pytest.mark.parametrize("case,make,message,indexed", FILES, ids=[f[0] for f in FILES])
