@@ -25,8 +25,8 @@ Design choices, and why:
 - The child exits when the app does (end of its input, or a parent-watching thread), so no
   orphan keeps parsing after a crash.
 
-Left out: parallel parsing (one worker), CPU or memory bounds on platforms without the
-``resource`` module (Windows: only the time bound applies), and bounding the cheap
+Left out: parallel parsing (one worker; a slow file holds up an upload's check until its
+bound), Windows (``select`` on pipes and ``resource`` are POSIX), and bounding the cheap
 in-process steps (reading, decoding, plain .txt parsing, which are linear in the file size).
 """
 
@@ -190,7 +190,10 @@ def run(request: dict, limits: ParseLimits, *, what: str) -> dict:
             raise ParseLimitError(f"took longer than {limits.timeout:g} s to parse (the limit "
                                   "is ASSISTANT_PARSE_TIMEOUT); not indexed") from None
         except (EOFError, BrokenPipeError, OSError) as exc:
-            code = worker.proc.wait(timeout=10) if worker.proc.poll() is None else worker.proc.returncode
+            try:
+                code = worker.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:  # closed its pipe but lives on: killed below
+                code = None
             worker.kill()
             _worker = None
             log.warning("%s: the parse worker died (exit code %s, %s)", what, code, type(exc).__name__)
