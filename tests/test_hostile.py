@@ -203,7 +203,9 @@ def test_hostile_upload_refused_corpus_and_index_untouched(hostile_assistant, na
 
 SERVED_UPLOAD_LIMIT = 1_000_000
 SERVED_QUOTA = 500_000
-SLOW_HTML = b"<html><body>" + b"<div><p>word</p></div>" * 20_000 + b"</body></html>"
+# Not the bytes of the file case above: parse failures are cached by content, and this one
+# must reach the worker.
+SLOW_HTML = b"<html><body>" + b"<div><p>word</p></div>" * 20_000 + b"<!-- upload --></body></html>"
 
 
 @pytest.fixture(scope="module")
