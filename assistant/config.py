@@ -132,6 +132,12 @@ class Settings:
     max_upload_total_bytes: int = 200_000_000  # bytes the uploads/ folder may hold
     max_history_turns: int = 50  # chat turns kept (older ones are dropped)
     max_history_bytes: int = 1_000_000  # a --history file or an API history, serialised
+    # Bounds of parsing one article file (HTML, Markdown, JSON) in the parse worker
+    # (parseworker.py): a file past either is skipped with its reason, the rest indexed. A
+    # news page parses in well under a second; some hostile HTML under the size cap takes
+    # minutes. 2 GB covers a 200 MB JSON export of articles.
+    parse_timeout: float = 30.0  # seconds
+    parse_memory_mb: int = 2048
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -239,7 +245,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "llm_timeout": (0.1, 3600), "llm_max_tokens": (1, 100_000), "llm_context": (256, 1_000_000),
     "llm_passage_sentences": (-1, 100), "max_uploads": (0, 1_000_000),
     "max_upload_total_bytes": (0, 1_000_000_000_000), "max_history_turns": (0, 1000),
-    "max_history_bytes": (1, 100_000_000),
+    "max_history_bytes": (1, 100_000_000), "parse_timeout": (0.1, 3600),
+    "parse_memory_mb": (32, 1_000_000),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _COLLECTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")

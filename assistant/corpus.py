@@ -9,8 +9,14 @@ Untrusted files are bounded before the expensive step: JSON nesting is measured 
 parsing (``safejson``), a JSON file holds at most ``MAX_JSON_RECORDS`` records, HTML and
 Markdown files at most ``MAX_MARKUP_BYTES``, and YAML front matter at most
 ``MAX_FRONT_MATTER_BYTES`` with no anchors or aliases (an alias bomb of 579 bytes expands to
-gigabytes); only plain scalar front-matter fields are read. HTML parse results (and parse
-failures) are cached by content hash, so an unchanged file is not re-parsed on every build.
+gigabytes); only plain scalar front-matter fields are read. The expensive steps (HTML and
+Markdown extraction, JSON records) run in the bounded parse worker (``parseworker``) under
+``limits`` (time and memory): a file past a bound is skipped with "took longer than N s to
+parse" or "used more than N MB". Plain .txt files are parsed in-process (reading, decoding
+and the header lines are linear in the file size). Markup parse results and every failure of
+a bounded step are cached by content hash, so an unchanged file is not re-parsed on every
+build (nor a pathological one re-run to its bound). ``limits=None`` parses everything
+in-process, unbounded: for trusted files and unit tests only.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import safejson
+from . import parseworker, safejson
 from .errors import ArticleError, CorpusError
+from .parseworker import ParseLimitError, ParseLimits
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,7 @@ MAX_JSON_DEPTH = 64  # an article record nests 2-3 levels
 # 100,000 tiny records in one file took ~14 min of CPU to index: split larger exports.
 MAX_JSON_RECORDS = 20_000
 _FRONT_FIELDS = ("title", "date", "source", "url", "author")
+DEFAULT_LIMITS = ParseLimits()  # Settings.parse_timeout / parse_memory_mb defaults
 _PARSE_CACHE: OrderedDict[str, dict | str] = OrderedDict()  # sha256 -> fields or error reason
 _PARSE_CACHE_SIZE = 4096
 _PARSE_CACHE_LOCK = threading.Lock()
@@ -102,11 +110,13 @@ class LoadReport:
 
 
 def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
-                  prefer: set[str] | frozenset = frozenset()) -> LoadReport:
+                  prefer: set[str] | frozenset = frozenset(), *,
+                  limits: ParseLimits | None = DEFAULT_LIMITS) -> LoadReport:
     """Read every article under corpus_dir (recursively); never raises for one bad file.
 
     Of articles with the same text, the one whose path is in ``prefer`` (the copy already
     indexed) is kept, else the first by path; the others are reported as duplicates.
+    ``limits`` bounds each file's parse (None: in-process, unbounded).
     """
     root = Path(corpus_dir)
     if not root.exists():
@@ -124,7 +134,7 @@ def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
             )
             continue
         try:
-            loaded.extend(parse_file(path, rel, report, today=today))
+            loaded.extend(parse_file(path, rel, report, today=today, limits=limits))
         except ArticleError as exc:
             report.skipped.append(Problem(exc.path, exc.reason))
         except Exception as exc:  # one bad file never stops a build (RecursionError, a parser bug)
@@ -153,11 +163,12 @@ def _walk(root: Path):
 
 
 def parse_file(path: Path, rel: str, report: LoadReport | None = None,
-               today: dt.date | None = None) -> list[Article]:
+               today: dt.date | None = None, *,
+               limits: ParseLimits | None = DEFAULT_LIMITS) -> list[Article]:
     """Parse one file into articles; raises ArticleError naming the file when it cannot.
 
     Problems with single records of a JSON file, and caveats (odd encodings, unknown
-    dates), are added to ``report``.
+    dates), are added to ``report``. ``limits`` bounds the parse (see load_articles).
     """
     report = LoadReport() if report is None else report
     warnings = report.warnings
@@ -165,19 +176,75 @@ def parse_file(path: Path, rel: str, report: LoadReport | None = None,
     text = _decode(raw, rel, warnings)
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
-        return _parse_json_records(text, rel, suffix, report, today)
+        request = {"step": "json", "text": text, "rel": rel, "suffix": suffix,
+                   "today": today.isoformat() if today else None}
+        reply = _bounded(request, limits, cache=False)
+        report.skipped.extend(Problem(**p) for p in reply["skipped"])
+        report.warnings.extend(Problem(**p) for p in reply["warnings"])
+        return [Article(**a) for a in reply["articles"]]
     if suffix in (".md", ".html", ".htm") and len(raw) > MAX_MARKUP_BYTES:
         raise ArticleError(rel, f"{suffix[1:].upper()} file is {len(raw):,} bytes, over the "
                            f"{MAX_MARKUP_BYTES:,}-byte limit for {suffix} files (save the "
                            "article text as .txt)")
-    if suffix == ".md":
-        fields = _parse_markdown(text, rel)
-    elif suffix in (".html", ".htm"):
-        fields = _parse_html(text, rel)
+    if suffix in (".md", ".html", ".htm"):
+        fields = _bounded({"step": "markup", "text": text, "rel": rel, "suffix": suffix},
+                          limits, cache=True)["fields"]
     else:
         fields = _parse_txt(text)
     fields.setdefault("source", path.stem)
     return [_make_article(rel, rel, fields, warnings, today)]
+
+
+def run_step(request: dict) -> dict:
+    """One expensive parse step, as the parse worker runs it: ``{"step": "markup"}`` gives
+    ``{"fields": ...}`` of an HTML or Markdown text, ``{"step": "json"}`` the articles and
+    problems of a JSON/JSONL text; ``{"error": reason}`` when the file cannot be read. Plain
+    data in and out (JSON crosses the process boundary)."""
+    text, rel, suffix = request["text"], request["rel"], request["suffix"]
+    try:
+        if request["step"] == "markup":
+            fields = _parse_markdown(text, rel) if suffix == ".md" else _extract_html(text, rel)
+            return {"fields": fields}
+        report = LoadReport()
+        today = dt.date.fromisoformat(request["today"]) if request.get("today") else None
+        articles = _parse_json_records(text, rel, suffix, report, today)
+        return {"articles": [a.to_dict() for a in articles],
+                "skipped": [p.to_dict() for p in report.skipped],
+                "warnings": [p.to_dict() for p in report.warnings]}
+    except ArticleError as exc:
+        return {"error": exc.reason}
+
+
+def _bounded(request: dict, limits: ParseLimits | None, *, cache: bool) -> dict:
+    """run_step(request) under limits (in the worker), or in-process when limits is None.
+
+    Failures are cached by content hash (also successes when ``cache``): a file that timed
+    out is not parsed again until its content changes."""
+    rel = request["rel"]
+    h = hashlib.sha256(f"{request['suffix']} {limits}".encode())  # a bound's failure is its own
+    h.update(request["text"].encode("utf-8", "surrogatepass"))
+    key = h.hexdigest()
+    with _PARSE_CACHE_LOCK:
+        hit = _PARSE_CACHE.get(key)
+        if hit is not None:
+            _PARSE_CACHE.move_to_end(key)
+    if hit is None:
+        try:
+            if limits is None:
+                reply = run_step(request)
+            else:
+                reply = parseworker.run(request, limits, what=rel)
+            hit = reply["error"] if "error" in reply else reply
+        except ParseLimitError as exc:
+            hit = exc.reason
+        if isinstance(hit, str) or cache:
+            with _PARSE_CACHE_LOCK:
+                _PARSE_CACHE[key] = hit
+                while len(_PARSE_CACHE) > _PARSE_CACHE_SIZE:
+                    _PARSE_CACHE.popitem(last=False)
+    if isinstance(hit, str):
+        raise ArticleError(rel, hit)
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in hit.items()}
 
 
 def _read_bytes(path: Path, rel: str) -> bytes:
@@ -283,27 +350,6 @@ def _front_matter(front: str, rel: str) -> dict:
     if not isinstance(meta, dict):
         raise ArticleError(rel, "front matter is not a mapping of fields")
     return meta
-
-
-def _parse_html(text: str, rel: str) -> dict:
-    """Fields of an HTML page, from the cache when the same content was parsed before."""
-    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    with _PARSE_CACHE_LOCK:
-        hit = _PARSE_CACHE.get(key)
-        if hit is not None:
-            _PARSE_CACHE.move_to_end(key)
-    if hit is None:
-        try:
-            hit = _extract_html(text, rel)
-        except ArticleError as exc:
-            hit = exc.reason
-        with _PARSE_CACHE_LOCK:
-            _PARSE_CACHE[key] = hit
-            while len(_PARSE_CACHE) > _PARSE_CACHE_SIZE:
-                _PARSE_CACHE.popitem(last=False)
-    if isinstance(hit, str):
-        raise ArticleError(rel, hit)
-    return dict(hit)
 
 
 def _extract_html(text: str, rel: str) -> dict:

@@ -275,9 +275,12 @@ class NaiveBaseline:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         from .corpus import load_articles
+        from .parseworker import ParseLimits
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-        articles = load_articles(self.assistant.settings.corpus_dir).articles
+        settings = self.assistant.settings
+        articles = load_articles(settings.corpus_dir,
+                                 limits=ParseLimits.from_settings(settings)).articles
         docs = [Document(a.text, metadata={"title": a.title, "source": a.source, "path": a.path})
                 for a in articles]
         return splitter.split_documents(docs)

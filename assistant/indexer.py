@@ -34,6 +34,7 @@ import numpy as np
 from .chunking import Chunk, split_article
 from .config import Settings
 from .corpus import Article, Problem, load_articles
+from .parseworker import ParseLimits
 from .errors import CorpusError
 from .lexical import terms_text
 from .store import Store, pack_vectors
@@ -146,7 +147,8 @@ class Indexer:
             store.sync_side()
             exists = store.articles_name in store.chroma.names()
             indexed = {r.get("path") for r in store.committed(partial=True).values()}
-            loaded = load_articles(corpus_dir, prefer=indexed)
+            loaded = load_articles(corpus_dir, prefer=indexed,
+                                   limits=ParseLimits.from_settings(self.settings))
             if not loaded.articles:
                 reasons = "; ".join(str(p) for p in loaded.skipped[:5])
                 raise CorpusError(

@@ -141,9 +141,11 @@ def refresh_stories(settings, articles=None) -> Stories:
     """Group the corpus's articles (or the given ``corpus.Article`` list) and store the
     groups; signatures of unchanged articles are reused."""
     from .corpus import load_articles
+    from .parseworker import ParseLimits
 
     if articles is None:
-        articles = load_articles(settings.corpus_dir).articles
+        articles = load_articles(settings.corpus_dir,
+                                 limits=ParseLimits.from_settings(settings)).articles
     path = _path(settings)
     old = _load(path)
     cached = {a["hash"]: a.get("sig") for a in old.get("articles", {}).values() if a.get("sig")}

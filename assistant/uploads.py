@@ -25,8 +25,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import EXTENSIONS, LoadReport, parse_file
+from .corpus import DEFAULT_LIMITS, EXTENSIONS, LoadReport, parse_file
 from .errors import ArticleError, UploadError
+from .parseworker import ParseLimits
 
 MAX_NAME_CHARS = 150
 MAX_NAME_BYTES = 200  # UTF-8 bytes; file systems allow 255, and a "-NN" suffix may be added
@@ -118,12 +119,13 @@ def _same_content(path: Path, tmp: Path) -> bool:
 
 def save_upload(corpus_dir: str | Path, filename: str, data_or_path: bytes | str | Path,
                 max_bytes: int, *, max_files: int | None = None,
-                max_total_bytes: int | None = None, replace: bool = False) -> SavedUpload:
+                max_total_bytes: int | None = None, replace: bool = False,
+                limits: ParseLimits | None = DEFAULT_LIMITS) -> SavedUpload:
     """Check an uploaded file and save it as corpus_dir/<sanitised name>.
 
     ``data_or_path`` is the file's bytes, or the path of a temporary file holding them (as
     a web framework hands uploads over). Raises UploadError naming the file when refused;
-    nothing is written then.
+    nothing is written then. ``limits`` bounds the parse check (see corpus.load_articles).
     """
     name = check_name(filename)
     shown = _shown(filename)
@@ -171,7 +173,7 @@ def save_upload(corpus_dir: str | Path, filename: str, data_or_path: bytes | str
                     shutil.copyfileobj(src, out, 1 << 20)
         report = LoadReport()
         try:
-            articles = parse_file(tmp, name, report)
+            articles = parse_file(tmp, name, report, limits=limits)
         except ArticleError as exc:
             raise UploadError(f"upload refused: {shown}: {exc.reason}") from None
         if not articles:

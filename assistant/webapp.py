@@ -51,6 +51,7 @@ from .errors import (AssistantError, ConfigError, IndexBusyError, IndexMissingEr
 from .index import IndexReport
 from .retrieval import Filters
 from .suggestions import SEED_QUESTION, example_questions
+from .parseworker import ParseLimits
 from .uploads import UPLOAD_SUBDIR, save_upload
 
 __all__ = ["SEED_QUESTION", "Access", "build_app", "launch", "parse_auth", "render_answer",
@@ -648,7 +649,8 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
     def _save(filename, data_or_path):
         return save_upload(_upload_dir(assistant), filename, data_or_path,
                            settings.max_upload_bytes, max_files=settings.max_uploads,
-                           max_total_bytes=settings.max_upload_total_bytes)
+                           max_total_bytes=settings.max_upload_total_bytes,
+                           limits=ParseLimits.from_settings(settings))
 
     @wants_request
     def add_files(files, request=None):

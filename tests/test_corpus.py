@@ -185,7 +185,7 @@ def test_load_articles_json_record_cap_reported(tmp_path, monkeypatch):
     records = [{"title": f"t{i}", "body": f"Story number {i} about the harbour."} for i in range(5)]
     (tmp_path / "many.json").write_text(_json.dumps(records))
     (tmp_path / "many.jsonl").write_text("\n".join(_json.dumps(r) for r in records))
-    report = corpus_module.load_articles(tmp_path)
+    report = corpus_module.load_articles(tmp_path, limits=None)  # in-process: the patch applies
     assert len(report.articles) == 3  # the .jsonl copies are duplicates of the .json ones
     reasons = [p.reason for p in report.skipped]
     assert any("2 records after record 2 not read: over the 3-record limit" in r for r in reasons)
@@ -200,6 +200,6 @@ def test_html_parse_cached_by_content(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus_module, "_extract_html", lambda text, rel: calls.append(rel) or real(text, rel))
     page = "<html><body><article><p>The pier reopened on Sunday after repairs, the council said.</p></article></body></html>"
     (tmp_path / "a.html").write_text(page + "<!-- cache test -->")
-    corpus_module.load_articles(tmp_path)
-    corpus_module.load_articles(tmp_path)
+    corpus_module.load_articles(tmp_path, limits=None)  # in-process: the patch sees the calls
+    corpus_module.load_articles(tmp_path, limits=None)
     assert calls == ["a.html"]

@@ -131,10 +131,21 @@ FILES = [
      "YAML front matter is over the 8,000-byte limit", False),
     ("2 MB HTML", _file("big.html", b"<html><body>" + b"<div><p>word</p></div>" * 100_000 + b"</body></html>"),
      "over the 1,000,000-byte limit for .html files", False),
+    # Under the size caps but past the parse worker's bounds (set low for these cases in
+    # BOUNDS): trafilatura takes minutes on 440 KB of flat <div>s; 6 MB of JSON numbers
+    # become 1.5 million float objects (over 48 MB).
+    ("HTML past the time bound", _file("slow.html", b"<html><body>" + b"<div><p>word</p></div>" * 20_000
+                                       + b"</body></html>"), "took longer than 1 s to parse", False),
+    ("JSON past the memory bound", _file("floats.json", b"[" + b"1.5," * 1_500_000 + b"1.5]"),
+     "more than 32 MB", False),
     ("HTML with script", _file("page.html", b"<html><head><title>Pier fire</title></head><body><article>"
                                b"<p>A fire broke out on the pier on Sunday night, the fire brigade said in a statement.</p>"
                                b"<script>alert('owned')</script></article></body></html>"), None, True),
 ]
+
+
+BOUNDS = {"HTML past the time bound": {"parse_timeout": 1.0},
+          "JSON past the memory bound": {"parse_memory_mb": 32}}
 
 
 @pytest.mark.parametrize("case,make,message,indexed", FILES, ids=[f[0] for f in FILES])
@@ -145,7 +156,7 @@ def test_hostile_file_reported_rest_indexed_index_untouched(tmp_path, settings_f
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
     write(corpus / GOOD, GOOD_TEXT)
-    assistant = Assistant(settings_factory(corpus, index_dir=tmp_path / "index"))
+    assistant = Assistant(settings_factory(corpus, index_dir=tmp_path / "index", **BOUNDS.get(case, {})))
     assistant.build_index()
     before = assistant.index.article_records()
 
@@ -183,3 +194,102 @@ def test_hostile_upload_refused_corpus_and_index_untouched(hostile_assistant, na
     assert sorted(p.name for p in corpus.iterdir()) == files_before
     assert hostile_assistant.build_index().unchanged == len(files_before)
     assert SEED_SENTENCE in hostile_assistant.ask(SEED_QUESTION).answer
+
+
+# -- Hostile requests through the real client (gradio_client against the running app) ------
+# One app per module, with a login (a reader and an editor), a 1 MB upload limit, a 500 KB
+# uploads quota and a 1 s parse bound. Each case gets its clear message; the corpus folder
+# (names and bytes), the index's article records and /stats are the same afterwards.
+
+SERVED_UPLOAD_LIMIT = 1_000_000
+SERVED_QUOTA = 500_000
+# Not the bytes of the file case above: parse failures are cached by content, and this one
+# must reach the worker.
+SLOW_HTML = b"<html><body>" + b"<div><p>word</p></div>" * 20_000 + b"<!-- upload --></body></html>"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, settings_factory):
+    from gradio_client import Client
+
+    from assistant import Assistant
+    from assistant.webapp import launch
+    from tests.conftest import free_port
+
+    folder = tmp_path_factory.mktemp("served")
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    write(corpus / GOOD, GOOD_TEXT)
+    write(corpus / "uploads" / "earlier.txt", "title: Earlier\n\nAn article uploaded earlier.")
+    users = write(folder / "users", "reader:read-pw:read\neditor:edit-pw:write\n")
+    assistant = Assistant(settings_factory(
+        corpus, index_dir=folder / "index", users_file=str(users), parse_timeout=1.0,
+        max_upload_bytes=SERVED_UPLOAD_LIMIT, max_upload_total_bytes=SERVED_QUOTA))
+    assistant.build_index()
+    demo = launch(assistant, host="127.0.0.1", port=free_port(), block=False)
+    try:
+        clients = {who: Client(demo.local_url, auth=(who, pw), verbose=False, analytics_enabled=False)
+                   for who, pw in (("reader", "read-pw"), ("editor", "edit-pw"))}
+        yield assistant, demo, clients
+    finally:
+        demo.close()
+
+
+def _state(assistant, client):
+    root = assistant.settings.corpus_dir
+    files = sorted((p.relative_to(root).as_posix(), p.read_bytes()) for p in root.rglob("*") if p.is_file())
+    return files, assistant.index.article_records(), client.predict(api_name="/stats")
+
+
+# (case, who sends it, api_name, arguments, expected message)
+REQUESTS = [
+    ("100,000-character question", "reader", "/ask", dict(question="why " * 25_000),
+     "characters long; the limit is 2,000"),
+    ("k=100000 on /ask", "reader", "/ask", dict(question=SEED_QUESTION, k=100_000), "k must be from 1 to 50"),
+    ("100,000-character history turn on /ask", "reader", "/ask",
+     dict(question=SEED_QUESTION, history=[["why " * 25_000, "..."]]), "the limit is 2,000"),
+    ("upload over the size limit", "editor", "/upload", dict(filename="big.txt", content="word " * 220_000),
+     "over the 1,000,000-byte upload limit"),
+    ("upload over the folder quota", "editor", "/upload", dict(filename="more.txt", content="word " * 120_000),
+     "over its 500,000-byte quota"),
+    ("upload past the parse time bound", "editor", "/upload",
+     dict(filename="slow.html", content=SLOW_HTML.decode()), "took longer than 1 s to parse"),
+    ("upload by a reader", "reader", "/upload", dict(filename="x.txt", content=GOOD_TEXT),
+     "needs an account with the write role"),
+    ("rebuild by a reader", "reader", "/rebuild", {}, "needs an account with the write role"),
+]
+
+
+@pytest.mark.parametrize("case,who,api,kwargs,message", REQUESTS, ids=[r[0] for r in REQUESTS])
+def test_hostile_request_clear_error_corpus_and_index_unchanged(served, case, who, api, kwargs, message):
+    from gradio_client.exceptions import AppError
+
+    assistant, _, clients = served
+    before = _state(assistant, clients["reader"])
+    with pytest.raises(AppError) as err:
+        clients[who].predict(api_name=api, **kwargs)
+    assert message in str(err.value), str(err.value)[:500]
+    assert _state(assistant, clients["reader"]) == before
+    assert SEED_SENTENCE in clients["reader"].predict(SEED_QUESTION, api_name="/ask")["answer"]
+
+
+def test_hostile_anonymous_write_with_login_refused_corpus_and_index_unchanged(served):
+    import urllib.error
+    import urllib.request
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AuthenticationError
+
+    assistant, demo, clients = served
+    before = _state(assistant, clients["reader"])
+    with pytest.raises(AuthenticationError):
+        Client(demo.local_url, verbose=False, analytics_enabled=False)
+    for api, data in (("upload", ["anon.txt", GOOD_TEXT]), ("rebuild", [])):
+        request = urllib.request.Request(
+            f"{demo.local_url}gradio_api/call/{api}", data=json.dumps({"data": data}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(request, timeout=30)
+        assert err.value.code in (401, 403), err.value.code
+    assert _state(assistant, clients["reader"]) == before
