@@ -309,4 +309,5 @@ def _article_meta(article: Article, n_chunks: int) -> dict:
         "hash": article.hash, "n_chunks": n_chunks, "path": article.path,
         "title": article.title, "source": article.source, "date": article.date or "",
         "day": int(article.date.replace("-", "")) if article.date else 0, "url": article.url or "",
+        "updated": article.updated or "",  # when a correction replaced an earlier version
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,43 @@ def test_pull_corrected_entry_replaces_file_and_marks_updated(server, tmp_path):
     files = corpus_files(tmp_path)
     assert list(files) == [rel]
     assert "450,000" in files[rel] and "400,000" not in files[rel]
-    assert "updated" in front(files[rel]) and "fetched" in front(files[rel])
+    # No date of its own in the feed: the correction is dated the day it was fetched.
+    assert front(files[rel])["updated"] == dt.date.today().isoformat() and "fetched" in front(files[rel])
+
+
+def test_pull_correction_reaches_index_record_citation_and_card(server, tmp_path, make_assistant):
+    from assistant.watch import sync_index
+    from assistant.webapp import render_sources
+
+    corpus = tmp_path / "corpus"
+    url = publish(server, "library", site="Metro Daily")
+    items = [{"title": STORIES["library"][0], "link": url, "date": "2026-11-20"}]
+    server.routes["/feed.xml"] = Route(rss("Metro Daily", items), content_type="application/rss+xml")
+    FeedList(corpus).add(server.url("/feed.xml"))
+    pull(corpus, fetcher=fetcher_for(server))
+    assistant = make_assistant(corpus)
+    sync_index(assistant)
+    question = "How much do the longer library hours cost?"
+    first = assistant.ask(question)
+    assert first.citations and first.citations[0].updated is None
+    assert first.to_dict()["citations"][0]["updated"] is None
+
+    corrected = STORIES["library"][1].replace("about 400,000 a year", "about 450,000 a year")
+    publish(server, "library", text=corrected, site="Metro Daily")
+    items[0]["updated"] = "2026-11-22T09:30:00Z"  # the feed dates its correction
+    server.routes["/feed.xml"] = Route(rss("Metro Daily", items), content_type="application/rss+xml")
+    assert len(pull(corpus, fetcher=fetcher_for(server)).updated) == 1
+    built = sync_index(assistant)
+    assert (built.updated, built.articles) == (1, 1)
+    [record] = assistant.store.article_records().values()
+    assert record["updated"] == "2026-11-22" and record["date"] == "2026-11-20"
+    answer = assistant.ask(question)
+    [cited] = {c.article_id: c for c in answer.citations}.values()
+    assert cited.updated == "2026-11-22" and cited.date == "2026-11-20" and "450,000" in cited.passage
+    assert answer.to_dict()["citations"][0]["updated"] == "2026-11-22"
+    assert "2026-11-20, updated 2026-11-22" in str(answer)
+    card = render_sources(answer)
+    assert "<span class='source-date'>2026-11-20, updated 2026-11-22</span>" in card
 
 
 def test_pull_retracted_or_deleted_entry_removes_file(server, tmp_path):
