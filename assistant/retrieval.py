@@ -231,7 +231,9 @@ class Retriever:
         chosen = _cap_per_article(passages, s.per_article_cap, k, groups.story_of)
         chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
         for p in chosen:
-            p.also_in = [m.to_dict() for m in groups.others(p.chunk.article_id)]
+            # Only copies this snapshot holds: groups are written before a build commits
+            # and may name articles removed since or not yet committed.
+            p.also_in = [m.to_dict() for m in groups.others(p.chunk.article_id) if m.id in snap.records]
             p.updated = (snap.records.get(p.chunk.article_id) or {}).get("updated") or None
         asks = analyze(question)
         weights = snap.idf(list(dict.fromkeys([*asks.focus, *tokenize(" ".join(asks.proper))])))

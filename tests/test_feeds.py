@@ -150,7 +150,6 @@ def test_pull_corrected_entry_replaces_file_and_marks_updated(server, tmp_path):
 
 
 def test_pull_correction_reaches_index_record_citation_and_card(server, tmp_path, make_assistant):
-    from assistant.watch import sync_index
     from assistant.webapp import render_sources
 
     corpus = tmp_path / "corpus"
@@ -160,7 +159,7 @@ def test_pull_correction_reaches_index_record_citation_and_card(server, tmp_path
     FeedList(corpus).add(server.url("/feed.xml"))
     pull(corpus, fetcher=fetcher_for(server))
     assistant = make_assistant(corpus)
-    sync_index(assistant)
+    assistant.build_index()
     question = "How much do the longer library hours cost?"
     first = assistant.ask(question)
     assert first.citations and first.citations[0].updated is None
@@ -171,7 +170,7 @@ def test_pull_correction_reaches_index_record_citation_and_card(server, tmp_path
     items[0]["updated"] = "2026-11-22T09:30:00Z"  # the feed dates its correction
     server.routes["/feed.xml"] = Route(rss("Metro Daily", items), content_type="application/rss+xml")
     assert len(pull(corpus, fetcher=fetcher_for(server)).updated) == 1
-    built = sync_index(assistant)
+    built = assistant.build_index()
     assert (built.updated, built.articles) == (1, 1)
     [record] = assistant.store.article_records().values()
     assert record["updated"] == "2026-11-22" and record["date"] == "2026-11-20"
@@ -381,7 +380,6 @@ def test_feed_server_200_wikinews_articles_pull_index_group_and_cite_once(tmp_pa
 
     from assistant import Assistant
     from assistant.syndication import stories
-    from assistant.watch import sync_index
     from tests.conftest import needs_shared
 
     needs_shared("datasets", "wikinews-2000")
@@ -418,7 +416,7 @@ def test_feed_server_200_wikinews_articles_pull_index_group_and_cite_once(tmp_pa
         first = pull(corpus, fetcher=fetcher_for(server))
         assert first.problems == [] and len(first.added) == 200
         assistant = Assistant(settings_factory(corpus))
-        built = sync_index(assistant)
+        built = assistant.build_index()
         assert built.articles == 200 and built.skipped == []
 
         fetched = sum(server.bodies.values())
