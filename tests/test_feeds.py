@@ -343,6 +343,7 @@ def test_cli_feeds_pull_indexes_then_correction_keeps_one_version(server, tmp_pa
     assert len(records) == 2 and sum("library" in r[0] for r in records.values()) == 1
     answer = json.loads(cli(corpus, index, "ask", "--json", "How much do the longer library hours cost?").stdout)
     assert "450,000" in answer["answer"] and "400,000" not in json.dumps(answer)
+    assert answer["citations"][0]["updated"] == dt.date.today().isoformat()  # the day it was fetched
 
     again = json.loads(cli(corpus, index, "feeds", "pull", "--allow-private", "--json").stdout)
     assert again["requests"] == 1 and again["not_modified"] == 1 and again["index"] is None
