@@ -37,6 +37,7 @@ class Citation:
     spans: list = field(default_factory=list)  # every quoted span (the first is span)
     event_date: str | None = None  # the cited sentence's own date ("on Tuesday"), if it differs
     also_in: list[dict] = field(default_factory=list)  # other outlets' copies of the story
+    updated: str | None = None  # when a corrected version replaced an earlier one
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage, span: tuple[int, int] | None = None) -> "Citation":
@@ -47,19 +48,23 @@ class Citation:
         event = _event_date(c, span)
         return cls(n, c.title, c.source, c.date, c.url, c.text, span, c.article_id, c.id,
                    event_date=event if event != c.date else None,
-                   also_in=list(getattr(passage, "also_in", []) or []))
+                   also_in=list(getattr(passage, "also_in", []) or []),
+                   updated=getattr(passage, "updated", None))
 
     def to_dict(self) -> dict:
         return {"n": self.n, "title": self.title, "source": self.source, "date": self.date,
                 "url": self.url, "passage": self.passage, "span": list(self.span),
                 "spans": [list(s) for s in (self.spans or [self.span])],
-                "event_date": self.event_date, "also_in": [dict(m) for m in self.also_in]}
+                "event_date": self.event_date, "also_in": [dict(m) for m in self.also_in],
+                "updated": self.updated}
 
     @property
     def dated(self) -> str:
-        """"2025-08-27", or "2025-08-27 (event 2025-08-26)" when the sentence says another day."""
+        """"2025-08-27", "2025-08-27 (event 2025-08-26)" when the sentence says another day,
+        and ", updated 2025-08-29" when a correction replaced the article's first version."""
         day = self.date or "undated"
-        return f"{day} (event {self.event_date})" if self.event_date else day
+        day = f"{day} (event {self.event_date})" if self.event_date else day
+        return f"{day}, updated {self.updated}" if self.updated else day
 
 
 def _event_date(chunk, span: tuple[int, int]) -> str | None:

@@ -84,7 +84,8 @@ class Assistant:
     # -- indexing -------------------------------------------------------------------------
     def build_index(self, corpus_dir: str | Path | None = None,
                     progress: Callable[[int, int], None] | None = None) -> IndexReport:
-        """Index the corpus folder incrementally (see ``Indexer.build``)."""
+        """Index the corpus folder incrementally (see ``Indexer.build``) and refresh its
+        wire-copy groups (syndication.py): every front-end's build goes through here."""
         return self.indexer.build(corpus_dir, progress=progress)
 
     @property

@@ -110,9 +110,7 @@ def index_cmd(ctx: click.Context, as_json: bool, watch: bool) -> None:
         bar.refresh()
 
     try:
-        from .watch import sync_index
-
-        report = sync_index(_assistant(settings), progress=progress)
+        report = _assistant(settings).build_index(progress=progress)
     except AssistantError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -341,10 +339,8 @@ def _finish_pull(settings: Settings, report, no_index: bool, as_json: bool) -> N
     """Index what a pull or an add wrote, then print both reports."""
     built = None
     if report.changed and not no_index:
-        from .watch import sync_index
-
         try:
-            built = sync_index(_assistant(settings))
+            built = _assistant(settings).build_index()
         except AssistantError as exc:
             raise click.ClickException(f"articles written but not indexed: {exc}") from exc
     if as_json:

@@ -49,7 +49,7 @@ MAX_FRONT_MATTER_BYTES = 8_000  # title, date, source, url, author fit in a few 
 MAX_JSON_DEPTH = 64  # an article record nests 2-3 levels
 # 100,000 tiny records in one file took ~14 min of CPU to index: split larger exports.
 MAX_JSON_RECORDS = 20_000
-_FRONT_FIELDS = ("title", "date", "source", "url", "author")
+_FRONT_FIELDS = ("title", "date", "source", "url", "author", "updated")
 DEFAULT_LIMITS = ParseLimits()  # Settings.parse_timeout / parse_memory_mb defaults
 _PARSE_CACHE: OrderedDict[str, dict | str] = OrderedDict()  # sha256 -> fields or error reason
 _PARSE_CACHE_SIZE = 4096
@@ -73,6 +73,9 @@ class Article:
     author: str | None = None
     category: str | None = None
     hash: str = ""
+    # ISO date a corrected version replaced an earlier one (front matter "updated", JSON
+    # "updated_at"/"updated"); None for an article never corrected.
+    updated: str | None = None
 
     def __post_init__(self) -> None:
         if not self.hash:
@@ -80,6 +83,8 @@ class Article:
             for part in (self.title, self.source, self.date, self.url, self.author, self.text):
                 h.update((part or "").encode("utf-8", "surrogatepass"))
                 h.update(b"\x1f")
+            if self.updated:  # only when present, so hashes of uncorrected articles stay as they were
+                h.update(b"updated\x1f" + self.updated.encode("ascii", "replace"))
             self.hash = h.hexdigest()[:32]
 
     @property
@@ -336,7 +341,7 @@ def _front_matter(front: str, rel: str) -> dict:
 
     if len(front.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
         raise ArticleError(rel, f"YAML front matter is over the {MAX_FRONT_MATTER_BYTES:,}-byte "
-                           "limit (only title, date, source, url and author are read)")
+                           "limit (only title, date, source, url, author and updated are read)")
     try:
         for token in yaml.scan(front):
             if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
@@ -421,7 +426,8 @@ def _parse_json_records(text: str, rel: str, suffix: str, report: LoadReport,
             continue
         fields = {"text": _clean(body).strip()}
         for key, name in (("title", "title"), ("source", "source"), ("published_at", "date"),
-                          ("url", "url"), ("author", "author"), ("category", "category")):
+                          ("url", "url"), ("author", "author"), ("category", "category"),
+                          ("updated", "updated"), ("updated_at", "updated")):
             value = record.get(key)
             if value not in (None, ""):
                 fields[name] = str(value)
@@ -483,4 +489,5 @@ def _make_article(ident: str, path: str, fields: dict, warnings: list[Problem],
         text=text,
         author=fields.get("author") or None,
         category=fields.get("category") or None,
+        updated=parse_date(fields.get("updated")),
     )

@@ -207,6 +207,7 @@ class Extracted:
     date: str | None
     source: str
     url: str  # canonical
+    updated: str | None = None  # the feed's own "updated" date for the entry, if it gives one
 
 
 def _render(article: Extracted, fetched: str, updated: str | None, feed: str | None) -> bytes:
@@ -251,7 +252,9 @@ def _store(corpus_dir: Path, article: Extracted, report: PullReport, feed: str |
         report.unchanged += 1
         return rel
     fetched = str(old_meta.get("fetched") or _now()) if old_text is not None else _now()
-    updated = _now()[:10] if old_text is not None else None
+    # "updated" marks a correction that replaced a version we held: the feed's date for it
+    # when the feed gives one, else the day we fetched it.
+    updated = (article.updated or _now()[:10]) if old_text is not None else None
     _atomic_write(path, _render(article, fetched, updated, feed))
     (report.updated if old_text is not None else report.added).append(rel)
     log.info("%s %s (%s)", "updated" if old_text is not None else "added", rel, article.url)
@@ -362,6 +365,18 @@ def _entry_date(entry) -> str | None:
     return None
 
 
+def _entry_updated(entry) -> str | None:
+    """The entry's updated date when the feed gives one later than the published date
+    (feedparser reports an RSS item's pubDate as "updated" too)."""
+    value, published = entry.get("updated_parsed"), entry.get("published_parsed")
+    if not value or not published or tuple(value[:3]) <= tuple(published[:3]):
+        return None
+    try:
+        return dt.date(value.tm_year, value.tm_mon, value.tm_mday).isoformat()
+    except ValueError:
+        return None
+
+
 def _entry_version(entry) -> str:
     parts = [entry.get(k) or "" for k in ("id", "link", "title", "updated", "published", "summary")]
     parts += [c.get("value", "") for c in entry.get("content") or []]
@@ -425,7 +440,7 @@ def _process_entries(corpus_dir: Path, feeds: FeedList, feed_url: str, parsed,
             if len(text) >= FULL_TEXT_CHARS:
                 article = Extracted(title=(entry.get("title") or first_sentence(text)).strip()[:300],
                                     text=text, date=_entry_date(entry), source=outlet,
-                                    url=canonical_url(link))
+                                    url=canonical_url(link), updated=_entry_updated(entry))
                 validators = {}
             else:
                 try:
@@ -444,6 +459,7 @@ def _process_entries(corpus_dir: Path, feeds: FeedList, feed_url: str, parsed,
                     continue
                 article = extract_page(resp, fallback_title=entry.get("title") or "",
                                        fallback_date=_entry_date(entry), fallback_source=outlet)
+                article.updated = _entry_updated(entry)
                 validators = _validators(resp)
             rel = _store(corpus_dir, article, report, feed_url)
             if page_state.get("file") and page_state["file"] != rel:

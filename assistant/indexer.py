@@ -1,4 +1,4 @@
-"""The indexing pipeline: manifest check → load → chunk → embed → annotate → write → commit.
+"""The indexing pipeline: manifest check → load → group → chunk → embed → annotate → write → commit.
 
 Incremental by content hash and idempotent (the commit rule is in store.py). A run first
 compares the corpus files with the manifest of the last complete build (path, size,
@@ -38,6 +38,8 @@ from .parseworker import ParseLimits
 from .errors import CorpusError
 from .lexical import terms_text
 from .store import Store, pack_vectors
+from .syndication import is_current as stories_current
+from .syndication import refresh_stories
 
 __all__ = ["Annotator", "IndexReport", "Indexer", "crash_hook"]
 
@@ -142,6 +144,8 @@ class Indexer:
             files = scan_files(corpus_dir)
             report = self._unchanged(corpus_dir, files)
             if report is not None:
+                if not stories_current(self.settings):  # an index older than the groups
+                    self._group(load_articles(corpus_dir).articles)
                 report.seconds = time.perf_counter() - started
                 return report
             store.sync_side()
@@ -160,6 +164,9 @@ class Indexer:
                                   for n in store.owned()):
                 report.rebuilt = ("embedder or chunking settings changed: full rebuild "
                                   "(the previous index serves until this one is complete)")
+            # Story groups first, so articles are grouped from the moment they are visible
+            # (readers ignore groups of articles their snapshot does not hold).
+            self._group(loaded.articles)
             self._apply(loaded.articles, report, progress)
             store.drop_superseded_collections()
             shas = {rel: _sha(corpus_dir / rel) for rel in files}
@@ -170,6 +177,14 @@ class Indexer:
                 "warnings": [p.to_dict() for p in report.warnings]})
             report.seconds = time.perf_counter() - started
             return report
+
+    def _group(self, articles: list[Article]) -> None:
+        """Refresh the wire-copy groups (syndication.py); a failure costs the grouping only."""
+        try:
+            refresh_stories(self.settings, articles)
+        except (OSError, ValueError, ImportError) as exc:
+            log.warning("story groups not refreshed (answers may cite several copies of one "
+                        "story until the next build): %s", exc)
 
     def _unchanged(self, corpus_dir: Path, files: dict[str, tuple[int, int]]) -> IndexReport | None:
         """The report of a no-change run when the manifest shows no file changed since the
@@ -318,4 +333,5 @@ def _article_meta(article: Article, n_chunks: int) -> dict:
         "hash": article.hash, "n_chunks": n_chunks, "path": article.path,
         "title": article.title, "source": article.source, "date": article.date or "",
         "day": int(article.date.replace("-", "")) if article.date else 0, "url": article.url or "",
+        "updated": article.updated or "",  # when a correction replaced an earlier version
     }

@@ -105,6 +105,8 @@ class Passage:
     sentences: list[Sentence] = field(default_factory=list)
     # Other outlets' copies of the same story ({title, source, date, url}; syndication.py).
     also_in: list[dict] = field(default_factory=list)
+    # When a corrected version of the article replaced an earlier one (its index record).
+    updated: str | None = None
 
     @property
     def text(self) -> str:
@@ -229,7 +231,10 @@ class Retriever:
         chosen = _cap_per_article(passages, s.per_article_cap, k, groups.story_of)
         chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
         for p in chosen:
-            p.also_in = [m.to_dict() for m in groups.others(p.chunk.article_id)]
+            # Only copies this snapshot holds: groups are written before a build commits
+            # and may name articles removed since or not yet committed.
+            p.also_in = [m.to_dict() for m in groups.others(p.chunk.article_id) if m.id in snap.records]
+            p.updated = (snap.records.get(p.chunk.article_id) or {}).get("updated") or None
         asks = analyze(question)
         weights = snap.idf(list(dict.fromkeys([*asks.focus, *tokenize(" ".join(asks.proper))])))
         return Retrieval(question, chosen, analysis, qvec, asks, weights, reference)

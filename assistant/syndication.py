@@ -8,9 +8,12 @@ The threshold was chosen on synthetic wire copies of Wikinews bodies (several ou
 copies with small edits: datelines, bylines, word changes, cut paragraphs), on a dev half,
 and measured on the test half (benchmarks/syndication_eval.py, benchmarks/README.md).
 
-``refresh_stories`` recomputes the groups of the indexed corpus after a build (signatures
-are cached by article hash, so only new and changed articles are hashed) and stores them in
-``<index_dir>/stories-<collection>.json``. ``stories()`` gives readers a ``Stories`` view
+``refresh_stories`` recomputes the groups of the corpus's articles (signatures are cached by
+article hash, so only new and changed articles are hashed) and stores them in
+``<index_dir>/stories-<collection>.json``; ``Indexer.build`` calls it on every build that
+loads the corpus, before the new articles are committed, so every build path (``assistant
+index``, feed pulls, the watched folder, the chat's uploads and rebuilds) leaves the groups in
+step with the index. ``stories()`` gives readers a ``Stories`` view
 (reloaded when that file changes): per article id, its story and the other members.
 
 Left out: cross-language copies, and stories that merely share a topic (follow-ups with new
@@ -26,12 +29,13 @@ import os
 import re
 import tempfile
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["THRESHOLD", "Stories", "group", "signature", "refresh_stories", "stories"]
+__all__ = ["THRESHOLD", "Stories", "group", "signature", "refresh_stories", "stories", "is_current"]
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +46,28 @@ THRESHOLD = 0.3
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SEED = 1
 _SCHEME = "affine32"  # datasketch 2 hashing; stored signatures depend on it
+_HASH = "crc32"  # the shingle hash; stored signatures made with another are recomputed
+
+
+# LSH banding for candidate pairs: 42 bands of 3 rows, what datasketch's MinHashLSH picks
+# for num_perm=128 at 0.8 x THRESHOLD (0.24); every candidate is then checked exactly.
+BANDS, ROWS = 42, 3
+_PERMUTATIONS = None  # computed once: datasketch derives them from the seed on every MinHash
 
 
 def signature(text: str):
     """The MinHash of the text's word shingles."""
+    global _PERMUTATIONS
     from datasketch import MinHash
 
     words = _WORD.findall(text.lower())
     shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
-    m = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME)
+    if _PERMUTATIONS is None:
+        _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
+    # CRC-32 of each shingle (C speed; datasketch's default SHA-1 costs ~9 us a shingle in
+    # Python), mixed by datasketch's murmur finaliser before the permutations.
+    m = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME, permutations=_PERMUTATIONS,
+                hashfunc=zlib.crc32)
     m.update_batch([s.encode("utf-8") for s in shingles])
     return m
 
@@ -61,8 +78,6 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 def group(signatures: dict[str, np.ndarray], threshold: float = THRESHOLD) -> dict[str, str]:
     """article id -> story id (the smallest member id) for MinHash hash values."""
-    from datasketch import MinHash, MinHashLSH
-
     parent = {k: k for k in signatures}
 
     def find(x: str) -> str:
@@ -71,17 +86,23 @@ def group(signatures: dict[str, np.ndarray], threshold: float = THRESHOLD) -> di
             x = parent[x]
         return x
 
-    # LSH at a slightly lower threshold finds the candidates; each is checked exactly.
-    lsh = MinHashLSH(threshold=max(0.05, threshold * 0.8), num_perm=NUM_PERM)
+    # Articles sharing one band of rows are candidates; each candidate pair is checked
+    # against the threshold on the whole signature.
+    buckets: dict[tuple[int, bytes], list[str]] = {}
+    checked: set[tuple[str, str]] = set()
     for key in sorted(signatures):
-        values = signatures[key]
-        m = MinHash(num_perm=NUM_PERM, seed=_SEED, hashvalues=values, scheme=_SCHEME)
-        for other in lsh.query(m):
-            if _similarity(values, signatures[other]) >= threshold:
-                a, b = find(key), find(other)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-        lsh.insert(key, m)
+        values = np.asarray(signatures[key])
+        for band in range(BANDS):
+            members = buckets.setdefault((band, values[band * ROWS:(band + 1) * ROWS].tobytes()), [])
+            for other in members:
+                if (other, key) in checked:
+                    continue
+                checked.add((other, key))
+                if _similarity(values, signatures[other]) >= threshold:
+                    a, b = find(key), find(other)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+            members.append(key)
     return {k: find(k) for k in signatures}
 
 
@@ -148,7 +169,9 @@ def refresh_stories(settings, articles=None) -> Stories:
                                  limits=ParseLimits.from_settings(settings)).articles
     path = _path(settings)
     old = _load(path)
-    cached = {a["hash"]: a.get("sig") for a in old.get("articles", {}).values() if a.get("sig")}
+    same = (old.get("hash"), old.get("shingle"), old.get("num_perm")) == (_HASH, SHINGLE, NUM_PERM)
+    cached = {a["hash"]: a.get("sig") for a in old.get("articles", {}).values()
+              if a.get("sig")} if same else {}
     records: dict[str, dict] = {}
     signatures: dict[str, np.ndarray] = {}
     for a in articles:
@@ -159,7 +182,7 @@ def refresh_stories(settings, articles=None) -> Stories:
                          "date": a.date, "url": a.url}
         signatures[a.id] = _unpack(packed)
     groups = group(signatures)
-    data = {"threshold": THRESHOLD, "shingle": SHINGLE, "num_perm": NUM_PERM,
+    data = {"threshold": THRESHOLD, "shingle": SHINGLE, "num_perm": NUM_PERM, "hash": _HASH,
             "articles": records, "groups": groups}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-stories-", dir=path.parent)
@@ -171,6 +194,13 @@ def refresh_stories(settings, articles=None) -> Stories:
     result = Stories(records, groups)
     log.info("%d articles in %d stories", len(records), result.story_count())
     return result
+
+
+def is_current(settings) -> bool:
+    """True when the stored groups exist and were made with today's parameters."""
+    data = _load(_path(settings))
+    return bool(data) and (data.get("threshold"), data.get("shingle"), data.get("num_perm"),
+                           data.get("hash")) == (THRESHOLD, SHINGLE, NUM_PERM, _HASH)
 
 
 def _load(path: Path) -> dict:

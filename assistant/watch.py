@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import AssistantError, IndexBusyError
 
-__all__ = ["Syncer", "SyncStatus", "parse_interval", "sync_index"]
+__all__ = ["Syncer", "SyncStatus", "parse_interval"]
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +45,6 @@ def parse_interval(text: str | float | int) -> float:
     if not parts or "".join(n + u for n, u in parts) != re.sub(r"\s+", "", raw):
         raise ConfigError(f"interval {text!r} is not like 15m, 90s or 1h")
     return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
-
-
-def sync_index(assistant, progress=None):
-    """Build the index and refresh the story groups (syndication) of its articles."""
-    report = assistant.build_index(progress=progress)
-    try:
-        from .syndication import refresh_stories
-
-        refresh_stories(assistant.settings)
-    except AssistantError as exc:  # grouping is an extra: the index is already up to date
-        log.warning("story grouping not refreshed: %s", exc)
-    return report
 
 
 @dataclass
@@ -96,7 +84,7 @@ class Syncer:
         with self._build_lock:
             for attempt in range(30):
                 try:
-                    report = sync_index(self.assistant)
+                    report = self.assistant.build_index()  # also refreshes the story groups
                     summary = (f"{report.articles} articles: {report.added} added, "
                                f"{report.updated} updated, {report.removed} removed, "
                                f"{len(report.skipped)} skipped")

@@ -137,7 +137,7 @@ def article_html(title: str, body: str, *, site: str = "Example News", date: str
 
 def rss(title: str, items: list[dict]) -> bytes:
     """RSS 2.0 with items {title, link, guid, date (RFC 822 or YYYY-MM-DD), description,
-    content (full text, optional), category}."""
+    content (full text, optional), category, updated (ISO 8601, optional)}."""
     import html
 
     def item(it: dict) -> str:
@@ -151,12 +151,15 @@ def rss(title: str, items: list[dict]) -> bytes:
                  f"<description>{html.escape(it.get('description', ''))}</description>"]
         if it.get("content"):
             parts.append(f"<content:encoded><![CDATA[{it['content']}]]></content:encoded>")
+        if it.get("updated"):  # a correction's date (ISO 8601), besides pubDate
+            parts.append(f"<atom:updated>{html.escape(it['updated'])}</atom:updated>")
         if it.get("category"):
             parts.append(f"<category>{html.escape(it['category'])}</category>")
         return "<item>" + "".join(parts) + "</item>"
 
     return ('<?xml version="1.0" encoding="utf-8"?>'
-            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:atom="http://www.w3.org/2005/Atom">'
             f"<channel><title>{html.escape(title)}</title><link>http://example.org/</link>"
             "<description>test feed</description>" + "".join(item(i) for i in items)
             + "</channel></rss>").encode("utf-8")

@@ -1,4 +1,5 @@
 import datetime as dt
+import hashlib
 import json
 import os
 
@@ -77,6 +78,22 @@ def test_load_articles_ids_are_stable_and_hash_follows_content(tmp_path):
     changed = load_articles(tmp_path).articles[0]
     assert first.id == again.id == changed.id
     assert first.hash == again.hash != changed.hash
+
+
+def test_load_articles_updated_date_read_and_hash_unchanged_without_it(tmp_path):
+    body = "---\ntitle: Rail strike\ndate: 2023-11-24\n{}---\nWorkers walked out on Friday.\n"
+    write(tmp_path / "b.md", body.format(""))
+    plain = load_articles(tmp_path).articles[0]
+    write(tmp_path / "b.md", body.format("updated: 2023-11-26\n"))
+    corrected = load_articles(tmp_path).articles[0]
+    write(tmp_path / "r.json", json.dumps([{"title": "T", "body": "A story.", "updated_at": "2023-10-07T08:00:00Z"}]))
+    record = next(a for a in load_articles(tmp_path).articles if a.path == "r.json#0")
+    assert plain.updated is None and corrected.updated == "2023-11-26" and record.updated == "2023-10-07"
+    assert corrected.hash != plain.hash
+    # Articles never corrected keep the hash they had before "updated" existed.
+    old_formula = hashlib.sha256(b"".join((part or "").encode() + b"\x1f" for part in (
+        plain.title, plain.source, plain.date, plain.url, plain.author, plain.text))).hexdigest()[:32]
+    assert plain.hash == old_formula
 
 
 BAD_FILES = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,42 @@ def test_pull_corrected_entry_replaces_file_and_marks_updated(server, tmp_path):
     files = corpus_files(tmp_path)
     assert list(files) == [rel]
     assert "450,000" in files[rel] and "400,000" not in files[rel]
-    assert "updated" in front(files[rel]) and "fetched" in front(files[rel])
+    # No date of its own in the feed: the correction is dated the day it was fetched.
+    assert front(files[rel])["updated"] == dt.date.today().isoformat() and "fetched" in front(files[rel])
+
+
+def test_pull_correction_reaches_index_record_citation_and_card(server, tmp_path, make_assistant):
+    from assistant.webapp import render_sources
+
+    corpus = tmp_path / "corpus"
+    url = publish(server, "library", site="Metro Daily")
+    items = [{"title": STORIES["library"][0], "link": url, "date": "2026-11-20"}]
+    server.routes["/feed.xml"] = Route(rss("Metro Daily", items), content_type="application/rss+xml")
+    FeedList(corpus).add(server.url("/feed.xml"))
+    pull(corpus, fetcher=fetcher_for(server))
+    assistant = make_assistant(corpus)
+    assistant.build_index()
+    question = "How much do the longer library hours cost?"
+    first = assistant.ask(question)
+    assert first.citations and first.citations[0].updated is None
+    assert first.to_dict()["citations"][0]["updated"] is None
+
+    corrected = STORIES["library"][1].replace("about 400,000 a year", "about 450,000 a year")
+    publish(server, "library", text=corrected, site="Metro Daily")
+    items[0]["updated"] = "2026-11-22T09:30:00Z"  # the feed dates its correction
+    server.routes["/feed.xml"] = Route(rss("Metro Daily", items), content_type="application/rss+xml")
+    assert len(pull(corpus, fetcher=fetcher_for(server)).updated) == 1
+    built = assistant.build_index()
+    assert (built.updated, built.articles) == (1, 1)
+    [record] = assistant.store.article_records().values()
+    assert record["updated"] == "2026-11-22" and record["date"] == "2026-11-20"
+    answer = assistant.ask(question)
+    [cited] = {c.article_id: c for c in answer.citations}.values()
+    assert cited.updated == "2026-11-22" and cited.date == "2026-11-20" and "450,000" in cited.passage
+    assert answer.to_dict()["citations"][0]["updated"] == "2026-11-22"
+    assert "2026-11-20, updated 2026-11-22" in str(answer)
+    card = render_sources(answer)
+    assert "<span class='source-date'>2026-11-20, updated 2026-11-22</span>" in card
 
 
 def test_pull_retracted_or_deleted_entry_removes_file(server, tmp_path):
@@ -307,6 +343,7 @@ def test_cli_feeds_pull_indexes_then_correction_keeps_one_version(server, tmp_pa
     assert len(records) == 2 and sum("library" in r[0] for r in records.values()) == 1
     answer = json.loads(cli(corpus, index, "ask", "--json", "How much do the longer library hours cost?").stdout)
     assert "450,000" in answer["answer"] and "400,000" not in json.dumps(answer)
+    assert answer["citations"][0]["updated"] == dt.date.today().isoformat()  # the day it was fetched
 
     again = json.loads(cli(corpus, index, "feeds", "pull", "--allow-private", "--json").stdout)
     assert again["requests"] == 1 and again["not_modified"] == 1 and again["index"] is None
@@ -344,7 +381,6 @@ def test_feed_server_200_wikinews_articles_pull_index_group_and_cite_once(tmp_pa
 
     from assistant import Assistant
     from assistant.syndication import stories
-    from assistant.watch import sync_index
     from tests.conftest import needs_shared
 
     needs_shared("datasets", "wikinews-2000")
@@ -381,7 +417,7 @@ def test_feed_server_200_wikinews_articles_pull_index_group_and_cite_once(tmp_pa
         first = pull(corpus, fetcher=fetcher_for(server))
         assert first.problems == [] and len(first.added) == 200
         assistant = Assistant(settings_factory(corpus))
-        built = sync_index(assistant)
+        built = assistant.build_index()
         assert built.articles == 200 and built.skipped == []
 
         fetched = sum(server.bodies.values())

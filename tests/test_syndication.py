@@ -74,8 +74,6 @@ def test_syndication_threshold_on_wikinews_copies_test_half_precision_recall():
 
 
 def test_ask_cites_one_copy_per_story_with_also_in(make_assistant, tmp_path):
-    from assistant.watch import sync_index
-
     corpus = tmp_path / "corpus"
     write(corpus / "courier.md", "---\ntitle: Harbour board approves ferry terminal\nsource: "
           "Coast Courier\ndate: 2026-11-20\nurl: https://courier.example/ferry\n---\n" + BODY)
@@ -84,7 +82,7 @@ def test_ask_cites_one_copy_per_story_with_also_in(make_assistant, tmp_path):
     write(corpus / "library.md", "---\ntitle: Library hours\nsource: Metro Daily\ndate: "
           "2026-11-19\n---\n" + OTHER)
     assistant = make_assistant(corpus)
-    sync_index(assistant)
+    assistant.build_index()
     result = assistant.ask("Who will pay for the new ferry terminal?")
     cited = {c.article_id for c in result.citations}
     retrieved_sources = {p.chunk.source for p in assistant.retriever.retrieve(
@@ -98,3 +96,35 @@ def test_ask_cites_one_copy_per_story_with_also_in(make_assistant, tmp_path):
     from assistant.webapp import render_sources
 
     assert f"Also reported by" in render_sources(result) and other in render_sources(result)
+
+
+def test_build_index_every_build_path_refreshes_groups(make_assistant, tmp_path):
+    from assistant.watch import Syncer
+
+    corpus = tmp_path / "corpus"
+    write(corpus / "courier.md", "---\ntitle: Harbour board approves ferry terminal\nsource: "
+          "Coast Courier\ndate: 2026-11-20\n---\n" + BODY)
+    write(corpus / "library.md", "---\ntitle: Library hours\nsource: Metro Daily\n---\n" + OTHER)
+    assistant = make_assistant(corpus)
+    assistant.build_index()  # the path the chat's upload and rebuild buttons take
+    question = "Who will pay for the new ferry terminal?"
+    assert assistant.ask(question).citations[0].also_in == []
+
+    write(corpus / "wire.md", "---\ntitle: Ferry terminal approved\nsource: Wire One\n---\n"
+          + copy_of(BODY, "Wire One"))
+    assert Syncer(assistant).sync("watch: 1 change").ok  # what the watcher and the puller run
+    ids = {r["path"]: aid for aid, r in assistant.store.article_records().items()}
+    assert stories(assistant.settings).story_of(ids["wire.md"]) == stories(assistant.settings).story_of(ids["courier.md"])
+    [cited] = {c.article_id: c for c in assistant.ask(question).citations}.values()
+    assert [m["source"] for m in cited.also_in] == [
+        "Wire One" if cited.source == "Coast Courier" else "Coast Courier"]
+
+    (corpus / "wire.md").unlink()
+    assistant.build_index()
+    assert [c.also_in for c in assistant.ask(question).citations] == [[]]
+    assert ids["wire.md"] not in stories(assistant.settings).articles
+
+    # An index built before story groups existed gets them on its next (no-change) build.
+    (assistant.settings.index_dir / f"stories-{assistant.settings.collection}.json").unlink()
+    assert assistant.build_index().unchanged == 2
+    assert set(stories(assistant.settings).articles) == {ids["courier.md"], ids["library.md"]}
