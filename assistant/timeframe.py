@@ -26,14 +26,15 @@ import logging
 import re
 from dataclasses import dataclass
 
-__all__ = ["MONTHS", "MONTH_NAMES_RE", "Reference", "TimeFrame", "reference_date",
+__all__ = ["MONTHS", "MONTH_NAMES", "MONTH_NAMES_RE", "Reference", "TimeFrame", "reference_date",
            "find_timeframe", "parse_bound", "event_dates", "sentence_event_dates",
            "annotate_event_dates", "temporal_intent", "has_topic", "strip_temporal", "resolve"]
 
 log = logging.getLogger(__name__)
 
 # The one home of month names: full names and abbreviations, lower case -> month number.
-MONTHS: dict[str, int] = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTH_NAMES: tuple[str, ...] = tuple(name.lower() for name in calendar.month_name[1:])  # january..
+MONTHS: dict[str, int] = {name: i for i, name in enumerate(MONTH_NAMES, start=1)}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 MONTHS["sept"] = 9
 MONTH_NAMES_RE = (r"(?:January|February|March|April|May|June|July|August|September|October|"
