@@ -69,7 +69,9 @@ def main() -> None:
     ap.add_argument("--newsqa", action="store_true", help="also newsqa-mini temporal_query recall@10")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a setting override, e.g. recency_margin=0.1")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--kind", default=None, choices=["relative", "latest", "timeline", "event_date"],
+                    help="only the questions of this kind")
+    ap.add_argument("--json", default=None, help="write the summary and one row per question here")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from assistant import Assistant
@@ -84,13 +86,16 @@ def main() -> None:
 
         naive = NaiveBaseline(assistant, Path(args.index).parent / "naive")
         naive.build()
-    questions = load(args.split)
-    ours, theirs, times = [], [], []
+    questions = [q for q in load(args.split) if args.kind in (None, q["kind"])]
+    ours, theirs, times, rows = [], [], [], []
     for q in questions:
         t0 = time.perf_counter()
         answer = assistant.ask(q["question"], as_of=q["as_of"])
         times.append(time.perf_counter() - t0)
         ours.append({"kind": q["kind"], **score(q, answer)})
+        rows.append({"id": q["id"], "question": q["question"], "as_of": q["as_of"], **ours[-1],
+                     "cited": [[c.title, c.date, c.event_date] for c in answer.citations],
+                     "answer": answer.answer[:600]})
         if naive is not None:
             docs = naive.search(q["question"], 10)
             first = docs[0].metadata.get("title") if docs else None
@@ -101,6 +106,7 @@ def main() -> None:
             if q["kind"] == "timeline":
                 row["timeline_coverage"] = len({d.metadata.get("title") for d in docs} & set(gold)) / len(set(gold))
             theirs.append(row)
+            rows[-1]["naive"] = row
     result = {"split": args.split, "settings": overrides, "ours": summarise(ours),
               "seconds_per_question": round(sum(times) / max(len(times), 1), 2)}
     if naive is not None:
@@ -117,7 +123,8 @@ def main() -> None:
         result["newsqa_temporal_recall@10"] = round(sum(recalls) / len(recalls), 3)
     print(json.dumps(result, indent=2))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
+        Path(args.json).write_text(json.dumps({**result, "questions": rows}, indent=2, ensure_ascii=False),
+                                   encoding="utf-8")
 
 
 if __name__ == "__main__":
