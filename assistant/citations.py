@@ -51,6 +51,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .chunking import split_sentences
+from .timeframe import MONTH_NAMES
 
 # Chosen by benchmarks/citation_thresholds.py (see the module docstring).
 MIN_OVERLAP = 0.6
@@ -76,8 +77,6 @@ _REFUSAL_RE = re.compile(
 )
 _CONTRAST_RE = re.compile(r"\b(?:but|while|rather|although|instead|whereas|however)\b", re.IGNORECASE)
 _BARE_VERDICT_RE = re.compile(r"\W*(?:yes|no)\W*", re.IGNORECASE)
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december"]
 
 STOP_WORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before
@@ -201,7 +200,7 @@ def date_words(date: str | None) -> str:
     m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", date)
     if not m:
         return date
-    return f"{date} {_MONTHS[int(m.group(2)) - 1]} {int(m.group(3))} {m.group(1)}"
+    return f"{date} {MONTH_NAMES[int(m.group(2)) - 1]} {int(m.group(3))} {m.group(1)}"
 
 
 def lexical_overlap(sentence: str, reference: str) -> float:

@@ -205,3 +205,66 @@ def test_typed_question_direct_answer_bold_and_highlighted_in_its_card(page, tow
     card = answer.locator(".source-card").filter(has_text="Riverton approves its first tram line")
     expect(card.locator("mark strong.direct-answer")).to_have_text("€412 million")
     expect(card.locator("mark").filter(has_text="The project is budgeted at €412 million")).to_be_visible()
+
+
+FERRY_A = """---
+title: Harbour board approves the new ferry terminal
+source: Coast Courier
+date: 2025-08-25
+---
+The harbour board approved a new ferry terminal for the east quay on Monday, at a cost of 18 million euros. Work on the terminal starts in October and the first ferries are due to berth there in the summer of 2027.
+"""
+FERRY_B = """---
+title: New ferry terminal approved for the east quay
+source: Harbour Times
+date: 2025-08-26
+---
+The harbour board on Monday approved a new ferry terminal for the east quay, which will cost 18 million euros. Work on the terminal begins in October and the first ferries should berth there in the summer of 2027.
+"""
+
+
+@pytest.fixture(scope="module")
+def news_app(tmp_path_factory, settings_factory):
+    """The seed (2025-08-27), one story from two outlets (25-26 Aug) and the tram (June)."""
+    data = Path(__file__).parent / "data"
+    with app_over(tmp_path_factory, settings_factory, ferry_a__md=FERRY_A, ferry_b__md=FERRY_B,
+                  tram__md=(data / "tram.md").read_text(encoding="utf-8")) as demo:
+        yield demo
+
+
+def test_whats_new_click_cited_digest_grouped_and_dated(page, news_app):
+    open_chat(page, news_app)
+    page.locator("#whats-new").click()
+    digest = page.locator("#chat [data-testid='bot']").first
+    expect(digest.locator(".answer")).to_be_visible()
+    expect(page.locator("#chat [data-testid='user']").first).to_contain_text("What's new?")
+    # Default period: the 7 days up to the newest article, and the message says so.
+    expect(digest.locator(".time-note")).to_contain_text("As of 2025-08-27, the newest article")
+    text = digest.locator(".answer-text").inner_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    # The story two outlets carried leads, dated by its newest report, with both citations.
+    assert lines[0] == "2025-08-26 · New ferry terminal approved for the east quay"
+    assert "Reported by 2 outlets [1][2]." in lines[1]
+    assert lines[2].startswith("2025-08-27 · Welcoming the Tajik parliamentary delegation")
+    assert "[3]" in lines[3]
+    assert "Riverton" not in text  # June: outside the past week
+    cards = digest.locator(".source-card")
+    expect(cards).to_have_count(3)
+    for i, (n, outlet, date) in enumerate([("[1]", "Harbour Times", "2025-08-26"),
+                                           ("[2]", "Coast Courier", "2025-08-25"),
+                                           ("[3]", "", "2025-08-27")]):
+        expect(cards.nth(i).locator(".source-n")).to_have_text(n)
+        expect(cards.nth(i).locator(".source-meta")).to_contain_text(date)
+        if outlet:
+            expect(cards.nth(i).locator(".source-meta")).to_contain_text(outlet)
+        expect(cards.nth(i).locator("mark").first).to_be_visible()  # the cited sentence
+
+    # The question box is the topic and the date box takes words.
+    page.locator("#question textarea").fill("tram line")
+    page.locator("#date-from input, #date-from textarea").first.fill("this year")
+    page.locator("#whats-new").click()
+    topical = page.locator("#chat [data-testid='bot']").nth(1)
+    expect(topical.locator(".source-card")).to_have_count(1)
+    expect(page.locator("#chat [data-testid='user']").nth(1)).to_contain_text("What's new about tram line?")
+    expect(topical.locator(".answer-text")).to_contain_text("2025-06-12 · Riverton approves its first tram line")
+    expect(topical.locator(".source-meta")).to_contain_text("2025-06-12")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.citations import (UNSUPPORTED_MARK, PassageView, check_answer, content_words,
-                                 invented_names, is_refusal, lenient_match, numbers, split_answer,
+                                 date_words, invented_names, is_refusal, lenient_match, numbers, split_answer,
                                  strict_match)
 
 # Five passages: paragraphs of the seed article (title, outlet and date as indexed).
@@ -156,3 +156,13 @@ def test_text_helpers():
 def test_strict_and_lenient_match(prediction, gold, strict, lenient):
     assert strict_match(prediction, gold) is strict
     assert lenient_match(prediction, gold) is lenient
+
+
+@pytest.mark.parametrize("date, words", [
+    ("2023-10-05", "2023-10-05 october 5 2023"),
+    ("2025-01-31", "2025-01-31 january 31 2025"),
+    ("2023-12", "2023-12"),  # not a whole date: kept as it is
+    (None, ""),
+])
+def test_date_words_iso_date_spelled_with_month_name(date, words):
+    assert date_words(date) == words

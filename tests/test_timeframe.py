@@ -112,6 +112,10 @@ def test_event_dates_resolve_against_publication(sentence, published, expected):
     ("What is the latest on the Google antitrust case?", "latest"),
     ("what's new about Apple?", "latest"),
     ("Who is the Speaker of the Majilis?", None),
+    ("List in order what the harbour board decided and what followed.", "timeline"),
+    ("How did the strike play out?", "timeline"),
+    ("What did the council cut in order to balance the budget?", None),
+    ("How did the council vote?", None),
 ])
 def test_temporal_intent(question, intent):
     assert temporal_intent(question) == intent
