@@ -72,7 +72,8 @@ class Syncer:
         self.on_sync = on_sync  # called with each SyncStatus
         self.settings = assistant.settings
         self.fetcher = fetcher
-        self.last: SyncStatus | None = None
+        self.last: SyncStatus | None = None  # the last pull or build
+        self.last_build: SyncStatus | None = None  # the last build (a "nothing new" pull keeps it)
         self.builds = 0
         self._build_lock = threading.Lock()
         self._stop = threading.Event()
@@ -102,7 +103,7 @@ class Syncer:
                     status = SyncStatus(_now(), trigger, False, str(exc), pull_line, list(problems or []))
                     break
             self.builds += 1
-            self.last = status
+            self.last = self.last_build = status
             log.info("%s", status.line())
             if self.on_sync:
                 self.on_sync(status)

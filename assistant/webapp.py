@@ -750,10 +750,13 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         if last is None:
             return ("<div class='sync'>Watching for new articles: no sync yet.</div>"
                     if syncer is not None else "")
-        problems = "".join(f"<li>{_esc(p)}</li>" for p in last.problems[:50])
-        pull = f"<div>{_esc(last.pull)}</div>" if last.pull else ""
-        return (f"<div class='sync {'ok' if last.ok else 'error'}'>{_esc(last.line())}{pull}"
-                + (f"<ul>{problems}</ul>" if problems else "") + "</div>")
+        # The last build's report stays in view; a later "nothing new" pull is one line below.
+        shown = syncer.last_build or last
+        problems = "".join(f"<li>{_esc(p)}</li>" for p in shown.problems[:50])
+        pull = f"<div>{_esc(shown.pull)}</div>" if shown.pull else ""
+        since = f"<div>{_esc(last.line())}</div>" if last is not shown else ""
+        return (f"<div class='sync {'ok' if shown.ok else 'error'}'>{_esc(shown.line())}{pull}"
+                + (f"<ul>{problems}</ul>" if problems else "") + since + "</div>")
 
     @wants_request
     def rebuild_api(request=None) -> dict:
