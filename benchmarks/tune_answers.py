@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--index", type=Path, default=Path("/work/eval/wq"))
     parser.add_argument("--newsqa-index", type=Path, default=None)
-    parser.add_argument("--stage", choices=["rank", "abstain", "article"], default="rank")
+    parser.add_argument("--stage", choices=["rank", "abstain", "article", "apposition"], default="rank")
     args = parser.parse_args()
     assistant, paths, cache = retrievals_wq(args.index)
     newsqa = retrievals_newsqa(args.newsqa_index) if args.newsqa_index else None
@@ -92,6 +92,11 @@ def main() -> None:
             results.append((m["contains"] + m["exact"] + m["first_gold"], (sim, focus, typed, rank), m))
         for total, key, m in sorted(results, reverse=True)[:15]:
             print(key, {k: round(v, 3) for k, v in m.items()})
+    elif args.stage == "apposition":
+        for apposition in (0.0, 0.25, 0.5, 1.0, 2.0):
+            gen = ExtractiveGenerator(3, 0.35, weights=Weights(**{**base.__dict__, "apposition": apposition}))
+            m = score_wq(cache, paths, gen)
+            print(apposition, {k: round(v, 3) for k, v in m.items()}, flush=True)
     elif args.stage == "article":
         # The article-level focus share, added after the rank stage (other weights fixed).
         for article in (0.0, 0.25, 0.5, 1.0, 2.0):

@@ -67,6 +67,17 @@ def test_weigh_evidence_candidate_repeating_question_by_stem_is_skipped_but_head
     assert "Continental Airlines" in texts
 
 
+def test_weigh_evidence_candidate_beside_the_head_noun_ranks_first():
+    text = ("Police said the cartoonist Kurt Westergaard was attacked at his home in Aarhus. "
+            "His drawing first ran in the newspaper The Daily Telegraph, the Copenhagen Police "
+            "Department said on Saturday.")
+    asks = analyze("Which newspaper ran Kurt Westergaard's cartoon?")
+    evidence = weigh_evidence(asks, [passage(text, pid="cartoon")], idf_of(asks), Weights())
+    assert evidence.candidates[0].text == "The Daily Telegraph"
+    off = weigh_evidence(asks, [passage(text, pid="cartoon")], idf_of(asks), Weights(apposition=0.0))
+    assert off.candidates[0].score < evidence.candidates[0].score
+
+
 def test_weigh_evidence_why_question_finds_reason_clause_not_schedule():
     text = ("The first trams are due to run in September 2028. "
             "Nurses' unions blamed staff shortages for the delays. "
