@@ -59,6 +59,7 @@ _SCHEDULE_RE = re.compile(r"^(?:be|run|start|open|begin|take|arrive|close|finish
 _CURRENCY_BEFORE_RE = re.compile(r"(?:[A-Z]{1,3})?[$€£¥₹]$")
 _MONTH_OR_DIGIT_RE = re.compile(
     r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
+_AGE_RE = re.compile(r"\b(?:year|month)s?[- ]old\b|\bage[ds]?\s+\d", re.IGNORECASE)
 _STRONG_REASONS = {"because of", "because", "due to", "as a result of", "owing to", "caused by",
                    "in order to", "so that", "in response to", "citing", "blamed", "blaming"}
 
@@ -226,6 +227,9 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
                     # "Saturday" or "his later years".
                     if label in ("DATE", "TIME") and not _MONTH_OR_DIGIT_RE.search(cand_text):
                         quality *= 0.5
+                    # … nor an age, which the recogniser also calls a DATE ("61-year-old").
+                    if question.wh == "when" and _AGE_RE.search(cand_text):
+                        continue
                     sent.candidates.append(Candidate(cand_text, label, i, a, b,
                                                      quality * _proximity(words, focus_at, a - s.start)))
             elif question.answer_types == (REASON,):

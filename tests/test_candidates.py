@@ -78,6 +78,14 @@ def test_weigh_evidence_candidate_beside_the_head_noun_ranks_first():
     assert off.candidates[0].score < evidence.candidates[0].score
 
 
+def test_weigh_evidence_when_question_never_answers_with_an_age():
+    text = ("The 61-year-old former teacher pleaded guilty on November 30, 2009 to the charge, "
+            "the court in Halifax said.")
+    asks = analyze("When did the former teacher plead guilty?")
+    texts = [c.text for c in weigh_evidence(asks, [passage(text, pid="age")], idf_of(asks), Weights()).candidates]
+    assert "61-year-old" not in texts and texts[0] == "November 30, 2009"
+
+
 def test_weigh_evidence_why_question_finds_reason_clause_not_schedule():
     text = ("The first trams are due to run in September 2028. "
             "Nurses' unions blamed staff shortages for the delays. "
