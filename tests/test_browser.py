@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from assistant import Assistant
-from tests.conftest import ROOT, SEED, SEED_QUESTION, SEED_SENTENCE, import_part, missing_part, write
+from assistant.feeds import FeedList
+from tests.conftest import (ROOT, SEED, SEED_QUESTION, SEED_SENTENCE, free_port, import_part,
+                            missing_part, write)
+from tests.feed_server import FeedServer, Route, article_html, rss
 from tests.test_webapp import running
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -268,3 +276,128 @@ def test_whats_new_click_cited_digest_grouped_and_dated(page, news_app):
     expect(page.locator("#chat [data-testid='user']").nth(1)).to_contain_text("What's new about tram line?")
     expect(topical.locator(".answer-text")).to_contain_text("2025-06-12 · Riverton approves its first tram line")
     expect(topical.locator(".source-meta")).to_contain_text("2025-06-12")
+
+
+# ---------------------------------------------------------------------------------------
+# The real `assistant serve --watch --pull-every` process, fed by a watched folder and a feed
+# ---------------------------------------------------------------------------------------
+
+LIGHTHOUSE = """---
+title: Lighthouse keeper's cottage becomes a museum
+source: Coast Courier
+date: 2026-11-27
+---
+The old lighthouse keeper's cottage on Gull Point opened as a maritime museum on Thursday. Curator Ines Halvorsen said the museum shows 340 objects from the lighthouse's two centuries of service.
+"""
+
+# Ten feed stories, each with its own place, thing and number: (town, thing, builder, number).
+FEED_STORIES = [
+    ("Arlen", "solar ferry", "Nordwave Yards", 7), ("Brisk", "ice rink", "Polar Works", 12),
+    ("Corvel", "cable car", "Alpenline", 19), ("Dunmore", "seed bank", "Verdant Trust", 23),
+    ("Elsby", "observatory", "Starfield Optics", 31), ("Fenwick", "fish ladder", "Riverkeep", 44),
+    ("Galloway", "wind farm", "Gale Energy", 56), ("Harrow", "night market", "Lantern Guild", 63),
+    ("Ilford", "rowing club", "Oarsmen Ltd", 78), ("Jarrow", "tidal pool", "Seabright", 85),
+]
+
+
+def feed_story(town: str, thing: str, builder: str, n: int) -> tuple[str, str]:
+    title = f"{town} opens its new {thing}"
+    body = (f"The town of {town} opened its new {thing} on Wednesday, after a build of {n} months "
+            f"by {builder}.\nThe mayor of {town} said the {thing} would bring visitors from "
+            f"across the region, and {builder} said the {thing} was finished on budget.")
+    return title, body
+
+
+def ask_until_cited(page, url: str, question: str, title: str, deadline: float):
+    """Ask in a cleared chat until an answer's source cards name ``title`` or the deadline
+    passes; returns (the last answer's cited titles, when that question was asked)."""
+    while True:
+        if page.url != url:
+            page.goto(url, wait_until="load")
+        else:
+            page.locator("#clear").click()
+            expect(page.locator("#chat [data-testid='bot']")).to_have_count(0)
+        asked = time.monotonic()
+        answer = ask(page, page.locator("#question textarea"), question, 0)
+        titles = [t for t in answer.locator(".source-card .source-title").all_inner_texts() if t]
+        print(f"  {question!r}: {time.monotonic() - asked:.1f} s, cited {titles}")  # shown on failure
+        if any(title in t for t in titles) or time.monotonic() > deadline:
+            return titles, asked
+        time.sleep(0.5)
+
+
+@pytest.mark.slow  # 40 s alone, 90-100 s on 2 loaded cores: mostly the server's start
+def test_serve_watch_and_pull_every_new_file_and_feed_items_cited_in_chat(page, tmp_path):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with FeedServer() as server:
+        feed = server.url("/feed.xml")
+        server.routes["/feed.xml"] = Route(rss("Region Wire", []), content_type="application/rss+xml")
+        FeedList(corpus).add(feed)
+        log = tmp_path / "serve.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "assistant", "--corpus", str(corpus), "--index", str(index),
+                 "serve", "--port", str(port), "--watch", "--pull-every", "2s", "--allow-private"],
+                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "ASSISTANT_FETCH_HOST_DELAY": "0", "ASSISTANT_WATCH_DEBOUNCE": "0.3",
+                     "PYTHONUNBUFFERED": "1"})
+        try:
+            started = time.monotonic()
+            while True:  # the model loads and the seed is indexed first
+                try:
+                    urllib.request.urlopen(url, timeout=2).read()
+                    break
+                except OSError:
+                    assert proc.poll() is None, log.read_text()
+                    assert time.monotonic() - started < 120, log.read_text()
+                    time.sleep(0.3)
+            print(f"server up after {time.monotonic() - started:.1f} s")  # shown on failure
+            # A first answer loads what answering needs (outside the timed steps).
+            warm = time.monotonic()
+            titles, _ = ask_until_cited(page, url, SEED_QUESTION, "Welcoming the Tajik", 0)
+            assert any("Welcoming the Tajik" in t for t in titles), titles
+            print(f"first answer after {time.monotonic() - warm:.1f} s")
+
+            # (1) A file dropped into the corpus folder is synced and cited within 10 s.
+            written = time.monotonic()
+            write(corpus / "lighthouse.md", LIGHTHOUSE)
+            page.get_by_role("tab", name="Articles").click()
+            expect(page.locator("#last-sync")).to_contain_text("1 added", timeout=10_000)
+            page.get_by_role("tab", name="Ask").click()
+            title = "Lighthouse keeper's cottage becomes a museum"
+            titles, asked = ask_until_cited(page, url, "How many objects does the Gull Point museum show?",
+                                            title, written + 10)
+            # Answered with it by a question asked within 10 s (answering time not counted).
+            assert any(title in t for t in titles) and asked - written <= 10, (asked - written, titles)
+
+            # (2) Ten new feed items: a few of them are answered and cited within 20 s.
+            items = []
+            for town, thing, builder, n in FEED_STORIES:
+                story_title, body = feed_story(town, thing, builder, n)
+                path = f"/news/{town.lower()}.html"
+                server.routes[path] = Route(article_html(story_title, body, site="Region Wire"))
+                items.append({"title": story_title, "link": server.url(path)})
+            switched = time.monotonic()
+            server.routes["/feed.xml"] = Route(rss("Region Wire", items), content_type="application/rss+xml")
+            for town, thing, builder, n in (FEED_STORIES[1], FEED_STORIES[4], FEED_STORIES[8]):
+                story_title = feed_story(town, thing, builder, n)[0]
+                titles, asked = ask_until_cited(page, url, f"Who built the {thing} in {town}?",
+                                                story_title, switched + 20)
+                assert any(story_title in t for t in titles) and asked - switched <= 20, (
+                    story_title, asked - switched, titles)
+            assert all(server.bodies[f"/news/{s[0].lower()}.html"] == 1 for s in FEED_STORIES)
+        finally:  # the server and anything it started (its own process group) go
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            try:  # a straggler in its group (a parse worker) goes too
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
