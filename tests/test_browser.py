@@ -2,7 +2,8 @@
 
 Skips cleanly when /usr/bin/chromium or the playwright package is missing (`make test`
 tries to apt-get install chromium). Navigation waits for "load": a Gradio page keeps a
-connection open and never reaches network idle. The README screenshot is taken here.
+connection open and never reaches network idle. The README screenshot is taken here. One test
+starts the real `assistant serve --watch --pull-every` command against a loopback feed server.
 """
 
 from __future__ import annotations
