@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,6 +130,10 @@ class Retrieval:
     reference: Reference | None = None  # what relative dates were resolved against
 
 
+# Question analyses run here, beside the question's encode (threads are made on demand).
+_ANALYSIS_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="question-analysis")
+
+
 def analyze_question(question: str, outlets: list[str], today: dt.date | None = None) -> QueryAnalysis:
     """Outlets (only those of the index's own outlet list) and dates named in the question."""
     result = QueryAnalysis()
@@ -180,6 +185,9 @@ class Retriever:
         s = self.settings
         k = k or s.k
         filters = filters or Filters()
+        # The question's analysis (spaCy, ~10-40 ms) runs beside the encode and the searches
+        # instead of after them: it is needed only once the passages are chosen.
+        asking = _ANALYSIS_POOL.submit(analyze, question)
         snap = self.searcher.snapshot()  # one consistent state of the index for this question
         reference = self.reference(as_of, snap)
         analysis = analyze_question(question, snap.outlets, reference.date)
@@ -235,7 +243,7 @@ class Retriever:
             # and may name articles removed since or not yet committed.
             p.also_in = [m.to_dict() for m in groups.others(p.chunk.article_id) if m.id in snap.records]
             p.updated = (snap.records.get(p.chunk.article_id) or {}).get("updated") or None
-        asks = analyze(question)
+        asks = asking.result()
         weights = snap.idf(list(dict.fromkeys([*asks.focus, *tokenize(" ".join(asks.proper))])))
         return Retrieval(question, chosen, analysis, qvec, asks, weights, reference)
 
