@@ -2,9 +2,18 @@
 
     python benchmarks/load.py --url http://127.0.0.1:7860 --clients 32 --questions 10
     python benchmarks/load.py --clients 32 --questions 10   # starts its own app on the corpus
+    python benchmarks/load.py --clients 8 --seconds 60 --index-while 300   # asks while indexing
 
 Reports throughput, p50/p95/p99 latency and errors, and appends the table to
 benchmarks/README.md (with --record). Traffic goes only to the loopback address given.
+
+``--index-while N`` (a stress run, issue 13 part 6; see ``load_stress.py``) starts its own app on a
+corpus of the seed plus ``--base`` Wikinews articles (one JSON file each, in benchmarks/.work),
+and while the clients ask it writes N new articles, deletes 50 and changes 50 in batches,
+each batch followed by the app's ``/rebuild`` over HTTP. It checks every answer's citations
+against the committed states and the answers to fixed questions about untouched articles
+against a quiet run before the changes. Left out: ``--watch`` (the rebuild endpoint gives
+exact commit times), uploads, and a Chroma server (the embedded store only).
 """
 
 from __future__ import annotations
@@ -109,7 +118,19 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(ROOT / "corpus"))
     parser.add_argument("--index", default=str(ROOT / "benchmarks" / ".work" / "load-index"))
     parser.add_argument("--record", action="store_true", help="Append the table to benchmarks/README.md.")
+    parser.add_argument("--index-while", type=int, default=0, metavar="N",
+                        help="Stress run: index N new articles (and delete/change 50) while asking.")
+    parser.add_argument("--base", type=int, default=200, help="Stress run: base Wikinews articles.")
+    parser.add_argument("--deletes", type=int, default=50)
+    parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--batches", type=int, default=6, help="Stress run: rebuilds.")
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="Stress run: ask at least this long (and until the indexing ends).")
     args = parser.parse_args()
+    if args.index_while:
+        from load_stress import main as stress_main
+
+        sys.exit(stress_main(args))
     demo = None
     if args.url is None:
         import socket
