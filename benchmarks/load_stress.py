@@ -170,10 +170,13 @@ class Plan:
         """The committed states holding a version of key that contains passage."""
         out: set[int] = set()
         found = False
-        needle = _squash(passage)
+        # A passage may join non-adjacent sentences of its chunk with "…": each piece must be
+        # in the same version.
+        needles = [_squash(piece) for piece in passage.split("…") if piece.strip()]
         last_state = self.batches
         for text, first, last in self.versions.get(key, []):
-            if needle in _squash(text):
+            squashed = _squash(text)
+            if all(n in squashed for n in needles):
                 found = True
                 out.update(range(first, (last if last is not None else last_state) + 1))
         return out if found else None
