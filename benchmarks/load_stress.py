@@ -188,7 +188,8 @@ class Plan:
         step = max(1, len(self.untouched) // n_articles)
         for i in self.untouched[::step][:n_articles]:
             sents = _SENT.split(self.bodies[i])
-            qs.append(f"What do the articles say about {_words(sents[1] if len(sents) > 1 else sents[0], 10).rstrip('.,;:')}?")
+            about = _words(sents[1] if len(sents) > 1 else sents[0], 10).rstrip(".,;:")
+            qs.append(f"What do the articles say about {about}?")
         return qs
 
     def churn_questions(self, n: int = 6) -> list[str]:
