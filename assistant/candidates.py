@@ -170,15 +170,19 @@ def _words(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(0)) for m in _WORD_RE.finditer(text)]
 
 
-def _in_question(text: str, question: QuestionAnalysis) -> bool:
-    """The candidate mostly repeats the question ("Northfield General Hospital" for a question
-    about "the hospital in Northfield"): half or more of its words are the question's."""
-    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
-    # Compared by stem as well: "Wizard" repeats the question's "Wizards'".
-    # The head noun is the kind of answer, not part of it: "Continental Airlines" answers
-    # "which airline".
+def _asked_terms(question: QuestionAnalysis) -> set[str]:
+    """The question's words and their stems (a candidate made of them repeats the question),
+    less the head noun: it is the kind of answer, not part of it ("Continental Airlines"
+    answers "which airline")."""
     head = set(tokenize(question.head or "")) | {question.head or ""}
-    asked = (question.words | set(tokenize(question.text))) - head
+    return (question.words | set(tokenize(question.text))) - head
+
+
+def _in_question(text: str, asked: set[str]) -> bool:
+    """The candidate mostly repeats the question ("Northfield General Hospital" for a question
+    about "the hospital in Northfield"): half or more of its words are the question's
+    (``_asked_terms``), compared by stem as well ("Wizard" repeats the question's "Wizards'")."""
+    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
     return bool(words) and sum(w in asked or bool(set(tokenize(w)) & asked) for w in words) * 2 >= len(words)
 
 
@@ -193,6 +197,7 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
            for i, label in enumerate(question.answer_types)}
     wanted = set(focus) | {t for term in focus for alt in term_alternatives(term) for t in alt}
     head_stems = set(tokenize(question.head or "")) if weights.apposition else set()
+    asked = _asked_terms(question)
     # The focus terms an article holds across its retrieved passages (title included).
     article_terms: dict[str, set[str]] = {}
     for p in passages:
@@ -205,11 +210,11 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
                 continue
             text = p.text[s.start:s.end]
             words = _words(text)
-            stems = [tokenize(w)[:1] for _, _, w in words]
-            held = {st[0] for st in stems if st}
+            word_stems = [tokenize(w) for _, _, w in words]
+            held = {st[0] for st in word_stems if st}
             share = _share(focus, held, idf) / total
             sent = ScoredSentence(i, s.start, s.end, text, s.score, share, rank, vector=s.vector)
-            focus_at = [k for k, st in enumerate(stems) if st and st[0] in wanted]
+            focus_at = [k for k, st in enumerate(word_stems) if st and st[0] in wanted]
             if question.typed:
                 for a, b, label in ents[i]:
                     if a < s.start or b > s.end or label not in fit:
@@ -218,10 +223,10 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
                         m = _CURRENCY_BEFORE_RE.search(p.text[max(s.start, a - 4):a])
                         a = a - len(m.group(0)) if m else a
                     cand_text = p.text[a:b]
-                    if _in_question(cand_text, question):
+                    if _in_question(cand_text, asked):
                         continue
                     quality = fit[label]
-                    if head_stems and _beside(words, head_stems, a - s.start, b - s.start):
+                    if head_stems and _beside(words, word_stems, head_stems, a - s.start, b - s.start):
                         quality *= 1.0 + weights.apposition
                     # A date answer names a day, month or year ("May 22", "1997"), not
                     # "Saturday" or "his later years".
@@ -277,11 +282,13 @@ def _share(focus: list[str], held: set[str], idf: dict[str, float]) -> float:
                if t in held or any(alt <= held for alt in term_alternatives(t)))
 
 
-def _beside(words, stems: set[str], start: int, end: int, reach: int = 2) -> bool:
-    """A word of ``stems`` stands within ``reach`` words before or after [start, end)."""
-    before = [w for a, b, w in words if b <= start][-reach:]
-    after = [w for a, b, w in words if a >= end][:reach]
-    return any(set(tokenize(w)) & stems for w in before + after)
+def _beside(words, word_stems: list[list[str]], stems: set[str], start: int, end: int,
+            reach: int = 2) -> bool:
+    """A word of ``stems`` stands within ``reach`` words before or after [start, end)
+    (``word_stems``: each word's tokens, as ``weigh_evidence`` computed them)."""
+    before = [k for k, (a, b, _) in enumerate(words) if b <= start][-reach:]
+    after = [k for k, (a, b, _) in enumerate(words) if a >= end][:reach]
+    return any(set(word_stems[k]) & stems for k in before + after)
 
 
 def _proximity(words, focus_at: list[int], offset: int) -> float:
