@@ -46,17 +46,13 @@ class Embedder(Protocol):
     returns, for each text, its vector and one vector per character span (the sentences of a
     chunk, see ``SentenceTransformerEmbedder.embed_with_spans``). The indexer and the
     searcher call only these; benchmarks wrap an embedder and pass the wrapper in
-    (``Assistant(embedder=...)``).
+    (``Assistant(embedder=...)``). An embedder may also have ``preload()`` (start loading the
+    model in the background); ``Assistant.preload`` calls it when it is there.
     """
 
     name: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def preload(self) -> None:
-        """Start loading the model in the background (on the question thread); returns at
-        once. The first question, or a batch, waits for the load to finish."""
-        _worker(self.model_path, self.query_threads).start()
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
