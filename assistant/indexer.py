@@ -142,17 +142,17 @@ class Indexer:
             if not corpus_dir.is_dir():
                 load_articles(corpus_dir)  # raises the corpus error naming the path
             files = scan_files(corpus_dir)
+            limits = ParseLimits.from_settings(self.settings)  # every parse of a build is bounded
             report = self._unchanged(corpus_dir, files)
             if report is not None:
                 if not stories_current(self.settings):  # an index older than the groups
-                    self._group(load_articles(corpus_dir).articles)
+                    self._group(load_articles(corpus_dir, limits=limits).articles)
                 report.seconds = time.perf_counter() - started
                 return report
             store.sync_side()
             exists = store.articles_name in store.chroma.names()
             indexed = {r.get("path") for r in store.committed(partial=True).values()}
-            loaded = load_articles(corpus_dir, prefer=indexed,
-                                   limits=ParseLimits.from_settings(self.settings))
+            loaded = load_articles(corpus_dir, prefer=indexed, limits=limits)
             if not loaded.articles:
                 reasons = "; ".join(str(p) for p in loaded.skipped[:5])
                 raise CorpusError(
