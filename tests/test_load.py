@@ -11,17 +11,24 @@ from tests.conftest import SEED, free_port
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 
-def test_load_8_clients_3_questions_zero_errors(tmp_path, settings_factory):
-    from load import run_load
-
+def _seed_assistant(tmp_path, settings_factory):
+    """An Assistant of its own over the seed article (index built) in tmp_path."""
     from assistant import Assistant
-    from assistant.webapp import launch
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
     assistant = Assistant(settings_factory(corpus, index_dir=tmp_path / "index"))
     assistant.build_index()
+    return assistant
+
+
+def test_load_8_clients_3_questions_zero_errors(tmp_path, settings_factory):
+    from load import run_load
+
+    from assistant.webapp import launch
+
+    assistant = _seed_assistant(tmp_path, settings_factory)
     demo = launch(assistant, host="127.0.0.1", port=free_port(), block=False)
     try:
         result = run_load(demo.local_url.rstrip("/"), clients=8, questions=3)
@@ -82,18 +89,14 @@ def test_load_8_clients_answer_while_feed_pull_indexes_new_articles(tmp_path, se
 
     from gradio_client import Client
 
-    from assistant import Assistant
     from assistant.feeds import FeedList
     from assistant.fetch import Fetcher, FetchPolicy
     from assistant.watch import Syncer
     from assistant.webapp import launch
     from tests.feed_server import FeedServer, Route, article_html, rss
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus / SEED.name)
-    assistant = Assistant(settings_factory(corpus, index_dir=tmp_path / "index"))
-    assistant.build_index()
+    assistant = _seed_assistant(tmp_path, settings_factory)
+    corpus = assistant.settings.corpus_dir
     old_questions = ["What did the Speakers discuss about AI legislation?",
                      "What did Koshanov brief his colleagues on?",
                      "Who thanked the Kazakhstani side for a warm welcome?"]
