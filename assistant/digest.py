@@ -104,11 +104,11 @@ def build_digest(retriever, embedder, *, reference: Reference, since: str | None
     digest = Digest(ref.isoformat(), lo, hi, note=note)
     query = topic.strip() if topic and topic.strip() else "news report"
     qvec = embedder.embed_query(query)
-    snap = retriever.searcher.snapshot()
-    hits = snap.dense(qvec, max_chunks, where=filters.where())
-    if len(hits) == max_chunks:
-        log.warning("digest %s to %s: more than %d chunks, the rest left out", lo, hi, max_chunks)
-    chunks = snap.fetch([cid for cid, _ in hits])
+    with retriever.searcher.reading() as snap:
+        hits = snap.dense(qvec, max_chunks, where=filters.where())
+        if len(hits) == max_chunks:
+            log.warning("digest %s to %s: more than %d chunks, the rest left out", lo, hi, max_chunks)
+        chunks = snap.fetch([cid for cid, _ in hits])
     scores = dict(hits)
     if topic and topic.strip():  # only the articles about the topic: the retriever decides
         found = retriever.retrieve(topic, k=50, filters=filters)

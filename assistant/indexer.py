@@ -259,8 +259,9 @@ class Indexer:
                 progress(done, total)
 
         # Superseded versions, removed articles and leftovers of interrupted runs: chunks
-        # whose version no article record commits. Deleted after the generation moved, so
-        # readers of the previous snapshot keep whole old versions until then.
+        # whose version no article record commits. Deleted after the generation moved and
+        # this process's readers of the previous snapshot finished (store.retire), so a
+        # question answered across the commit still reads whole old versions.
         committed = store.committed(partial=True)
         stored = store.versions()
         orphans = [cid for aid, versions in stored.items() for h, ids in versions.items()
@@ -270,7 +271,7 @@ class Indexer:
         store.finish(bool(todo or removed or orphans), {
             "embedder": self.embedder.name, "chunk_chars": self.settings.chunk_chars,
             "chunk_overlap": self.settings.chunk_overlap})
-        store.delete_chunks(orphans)
+        store.retire(orphans)
 
     def _write_batch(self, batch: list[tuple[Article, list[Chunk]]], stored: dict,
                      report: IndexReport) -> None:

@@ -188,7 +188,12 @@ class Retriever:
         # The question's analysis (spaCy, ~10-40 ms) runs beside the encode and the searches
         # instead of after them: it is needed only once the passages are chosen.
         asking = _ANALYSIS_POOL.submit(analyze, question)
-        snap = self.searcher.snapshot()  # one consistent state of the index for this question
+        # One consistent state of the index for this question, its rows kept until it is done.
+        with self.searcher.reading() as snap:
+            return self._retrieve(question, k, filters, as_of, snap, asking)
+
+    def _retrieve(self, question: str, k: int, filters: Filters, as_of, snap, asking) -> Retrieval:
+        s = self.settings
         reference = self.reference(as_of, snap)
         analysis = analyze_question(question, snap.outlets, reference.date)
         # Temporal words ("last week", "latest") restrict or order; the topic is what to match.
@@ -233,9 +238,7 @@ class Retriever:
         passages.sort(key=lambda p: p.score, reverse=True)
         # One copy per story: passages of other outlets' copies of a chosen article's story
         # are dropped (the citation lists those copies in also_in instead).
-        from .syndication import stories
-
-        groups = stories(self.settings)
+        groups = snap.stories
         chosen = _cap_per_article(passages, s.per_article_cap, k, groups.story_of)
         chosen = _cover_outlets(chosen, passages, analysis.outlets, k)
         for p in chosen:

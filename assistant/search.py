@@ -6,22 +6,33 @@ by one assignment (readers holding the previous one keep using it). Everything a
 reads (dense hits, BM25 hits, passages, coverage) is filtered by that snapshot's records,
 so one answer's citations all come from one consistent state of the index.
 The generation is re-read from Chroma at most once a second (this process's own builds
-update it at once). Left out: a snapshot does not pin old rows; a superseded version is
-deleted right after the generation moves, so a question running across that instant may
-miss that article's passages (never see a mix of versions).
+update it at once).
+
+Dense and lexical hits are filtered by the snapshot's records *before* they are ranked: a
+running build's uncommitted chunks (already in Chroma and the lexical index) and superseded
+ones must not take rank places, or an answer about an untouched article would change while
+a build runs. A search that lost places to them asks again for more. A question holds a
+lease on its snapshot's generation (``Searcher.reading``) and a build deletes superseded rows
+only once this process's leases of older generations are released (``Store.retire``).
+Story groups (syndication.py) are read once per snapshot, since a build rewrites them
+before it commits.
+Left out: leases are per process; a reader in another process (Chroma server) that spans a
+commit may miss the passages of the articles that commit superseded.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from .lexical import LexicalSnapshot
 from .store import IndexStats, Store, StoredChunk
+from .syndication import Stories, stories
 
 __all__ = ["Searcher", "Snapshot"]
 
@@ -37,16 +48,41 @@ class Snapshot:
     records: dict  # article id -> commit record (do not mutate)
     stats: IndexStats
     lexical_index: LexicalSnapshot  # the lexical index's last commit at this generation
+    stories: Stories  # wire-copy groups as they were when this generation was committed
 
     @property
     def outlets(self) -> list[str]:
         return list(self.stats.outlets)
 
     def dense(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        return self.store.dense(vector, k, where)
+        """The k nearest committed chunks (id, cosine)."""
+        return self._top(lambda n: self.store.dense(vector, n, where), k)
 
     def lexical(self, question: str, k: int) -> list[tuple[str, float]]:
-        return self.lexical_index.search(question, k)
+        """The k best committed chunks by BM25 (id, score)."""
+        return self._top(lambda n: self.lexical_index.search(question, n), k)
+
+    def _top(self, search: Callable[[int], list[tuple[str, float]]], k: int) -> list[tuple[str, float]]:
+        # Rows of other versions are dropped before ranking; when they took places, ask for
+        # more (at most 16k: a build of thousands of near-identical chunks is left out).
+        asked = k
+        while True:
+            hits = search(asked)
+            kept = self._committed(hits)
+            if len(kept) >= k or len(hits) < asked or asked >= 16 * k:
+                return kept[:k]
+            asked *= 2
+
+    def _committed(self, hits: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        if not hits:
+            return hits
+        versions = self.store.versions_of([cid for cid, _ in hits])
+        out = []
+        for cid, score in hits:
+            version = versions.get(cid)
+            if version and (self.records.get(version[0]) or {}).get("hash") == version[1]:
+                out.append((cid, score))
+        return out
 
     def fetch(self, ids: Sequence[str]) -> dict[str, StoredChunk]:
         return self.store.fetch(ids, self.records)
@@ -67,6 +103,18 @@ class Searcher:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()  # one thread builds a new snapshot; others wait for it
 
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """The current snapshot, its rows kept (in this process) until the block ends."""
+        while True:
+            snap = self.snapshot()
+            if self.store.lease(snap.generation):
+                break
+        try:
+            yield snap
+        finally:
+            self.store.release(snap.generation)
+
     def snapshot(self) -> Snapshot:
         gen = self.store.generation()
         snap = self._snapshot
@@ -78,7 +126,7 @@ class Searcher:
                 self.store.sync_side()
                 records = self.store.committed()
                 snap = Snapshot(self.store, gen, records, self.store.stats(records),
-                                self.store.lexical_snapshot())
+                                self.store.lexical_snapshot(), stories(self.store.settings))
                 self._snapshot = snap  # one assignment: readers see the old or the new
                 log.info("snapshot of generation %d: %d articles", gen, len(records))
             return snap

@@ -81,6 +81,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 3  # 3: passages, sentence vectors and BM25 in the SQLite side store
 WRITER_STALE_S = 120.0  # a server-side writer lock without a heartbeat this long is dead
 _HEARTBEAT_S = 15.0
+RETIRE_WAIT_S = 60.0  # longest a build waits for readers of the previous snapshot
 
 
 @dataclass
@@ -294,6 +295,10 @@ class Store:
         self._generation: int | None = None
         self._generation_read = 0.0
         self._writer = WriterLock(self)
+        # Readers of this process lease the generation of their snapshot for one question;
+        # a build deletes the rows it superseded only once no lease of an older one is held.
+        self._leases: dict[int, int] = {}
+        self._leases_cv = threading.Condition()
 
     # -- plumbing -------------------------------------------------------------------------
     @property
@@ -391,6 +396,53 @@ class Store:
             return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 
         return self._read(query)
+
+    def versions_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Chunk id -> (article id, version hash), from the side store (a superset of Chroma
+        and the lexical index: ids it lacks are rows of another machine's uncommitted build)."""
+        ids = list(dict.fromkeys(ids))
+        conn = self.side.reader()
+        out: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            part = ids[start:start + 900]
+            out.update((cid, (aid, h)) for cid, aid, h in conn.execute(
+                f"SELECT id, article_id, hash FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                part))
+        return out
+
+    # -- reader leases --------------------------------------------------------------------
+    def lease(self, generation: int) -> bool:
+        """Hold generation's rows for one reader; False (nothing held) when this process
+        has already committed a newer generation: the caller takes a new snapshot."""
+        with self._leases_cv:
+            if self._generation is not None and generation < self._generation:
+                return False
+            self._leases[generation] = self._leases.get(generation, 0) + 1
+            return True
+
+    def release(self, generation: int) -> None:
+        with self._leases_cv:
+            left = self._leases.get(generation, 0) - 1
+            if left > 0:
+                self._leases[generation] = left
+            else:
+                self._leases.pop(generation, None)
+                self._leases_cv.notify_all()
+
+    def retire(self, ids: Sequence[str], timeout: float = RETIRE_WAIT_S) -> None:
+        """Delete rows no record of the current generation commits, once this process's
+        readers of older snapshots are done (waiting at most timeout seconds)."""
+        ids = list(ids)
+        if not ids:
+            return
+        current = self._generation if self._generation is not None else 0
+        with self._leases_cv:
+            if not self._leases_cv.wait_for(
+                    lambda: not any(g < current for g in self._leases), timeout=timeout):
+                log.warning("deleting %d superseded chunks while readers of generations %s still "
+                            "run (waited %.0f s): their answers may miss those passages",
+                            len(ids), sorted(g for g in self._leases if g < current), timeout)
+        self.delete_chunks(ids)
 
     def lexical_snapshot(self) -> LexicalSnapshot:
         if not self.lexical_index.exists():
