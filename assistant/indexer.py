@@ -190,11 +190,18 @@ class Indexer:
         """The report of a no-change run when the manifest shows no file changed since the
         last complete build of this store (and nothing else wrote to it); else None."""
         store = self.store
-        if not store.side.exists() or not store.exists():
+        if not store.side.exists():
             return None
+        # Embedded, the side store's copy of the generation stands for Chroma's (this process
+        # holds the writer lock, and every build writes both); a server is asked.
+        generation = store.local_generation()
+        if generation is None:
+            if not store.exists():
+                return None
+            generation = store.generation(max_age=0)
         saved, facts = store.manifest()
         if not facts or facts.get("fp") != store.fp or set(saved) != set(files) \
-                or facts.get("generation") != store.generation(max_age=0):
+                or facts.get("generation") != generation:
             return None
         touched = {rel for rel, (size, mtime) in files.items() if saved[rel][:2] != (size, mtime)}
         for rel in touched:

@@ -319,6 +319,16 @@ class Store:
             return {}
         return dict(self.chroma.get(self.articles_name).metadata or {})
 
+    def local_generation(self) -> int | None:
+        """Embedded store: the generation as the side store recorded it (every ``finish``
+        writes it right after Chroma's), read without importing chromadb (~4 s of a no-change
+        ``assistant index``); None when there is no complete build to trust, or with a
+        server (other machines write there: ask Chroma)."""
+        if self.server or not (Path(self.settings.index_dir) / "chroma.sqlite3").is_file():
+            return None
+        value = self.side.get_meta("generation")
+        return int(value) if value is not None and value.isdigit() else None
+
     def exists(self) -> bool:
         names = self.chroma.names()
         return self.articles_name in names and self.chunks_name in names and \

@@ -67,6 +67,24 @@ def test_cli_import_and_ask_help_load_no_gradio_or_model():
     assert proc.stdout.strip() == "[]"
 
 
+def test_cli_index_no_change_embedded_imports_no_chroma_or_model(cli_dirs):
+    # A no-change run reads the manifest and the side store's generation: importing chromadb
+    # alone took 4-5 s of it.
+    corpus, index = cli_dirs
+    run("--corpus", str(corpus), "--index", str(index), "index")
+    code = ("import sys; from click.testing import CliRunner; import assistant.cli as c; "
+            f"r = CliRunner().invoke(c.main, ['--corpus', {str(corpus)!r}, '--index', {str(index)!r}, "
+            "'index']); assert r.exit_code == 0, r.output; print(r.output.strip()); "
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'chromadb') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    *output, modules = proc.stdout.strip().splitlines()
+    assert "0 added, 0 updated, 0 removed, 1 unchanged" in output[0]
+    assert any(line.startswith("skipped broken.json") for line in output)  # still reported
+    assert modules == "[]"
+
+
 def test_python_dash_m_assistant_same_cli(cli_dirs):
     corpus, index = cli_dirs
     proc = subprocess.run([sys.executable, "-m", "assistant", "--help"], capture_output=True, text=True)
