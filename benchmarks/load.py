@@ -126,6 +126,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6, help="Stress run: rebuilds.")
     parser.add_argument("--seconds", type=float, default=0.0,
                         help="Stress run: ask at least this long (and until the indexing ends).")
+    parser.add_argument("--max-chars", type=int, default=0,
+                        help="Stress run: cut each Wikinews body after its last sentence within N chars.")
+    parser.add_argument("--work", default=None,
+                        help="Stress run: working folder (default benchmarks/.work/stress).")
+    parser.add_argument("--result", default=None, help="Stress run: write the checks' figures as JSON here.")
     args = parser.parse_args()
     if args.index_while:
         from load_stress import main as stress_main

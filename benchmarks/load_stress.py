@@ -70,12 +70,19 @@ def _words(text: str, n: int) -> str:
     return " ".join(text.split()[:n])
 
 
-def _wikinews(limit: int) -> list[str]:
+def _wikinews(limit: int, max_chars: int = 0) -> list[str]:
+    """The first limit Wikinews bodies; max_chars > 0 cuts each after the last whole
+    sentence within that many characters (a shorter run: fewer chunks to encode)."""
     out = []
     with open(WIKINEWS, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
-                out.append(json.loads(line)["text"].strip())
+                body = json.loads(line)["text"].strip()
+                if max_chars and len(body) > max_chars:
+                    cut = body[:max_chars]
+                    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", cut)]
+                    body = cut[:ends[-1]] if len(ends) >= 2 else cut
+                out.append(body)
                 if len(out) >= limit:
                     break
     return out
@@ -109,20 +116,22 @@ class Plan:
     changes: int
     batches: int
     bodies: list[str]
+    max_chars: int = 0
     versions: dict[str, list[tuple[str, int, int | None]]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)  # title -> key
     steps: list[dict] = field(default_factory=list)  # per batch: write/delete paths
     untouched: list[int] = field(default_factory=list)
 
     @classmethod
-    def make(cls, *, base: int, new: int, deletes: int, changes: int, batches: int) -> "Plan":
+    def make(cls, *, base: int, new: int, deletes: int, changes: int, batches: int,
+             max_chars: int = 0) -> "Plan":
         if deletes + changes > base // 2:
             raise SystemExit(f"--deletes + --changes must leave half of --base untouched "
                              f"({deletes} + {changes} > {base // 2})")
-        bodies = _wikinews(base + new)
+        bodies = _wikinews(base + new, max_chars)
         if len(bodies) < base + new:
             raise SystemExit(f"wikinews-2000 holds {len(bodies)} articles, need {base + new}")
-        plan = cls(base, new, deletes, changes, batches, bodies)
+        plan = cls(base, new, deletes, changes, batches, bodies, max_chars)
         seed_text = SEED.read_text(encoding="utf-8")
         plan.versions["seed"] = [(seed_text, 0, None)]
         rng = random.Random(13)
@@ -205,7 +214,8 @@ def _prepare(plan: Plan, folder: Path) -> tuple[Path, Path]:
     """Fresh corpus and index for this run, copied from the base pair (built once)."""
     from assistant import Assistant, Settings
 
-    base_corpus, base_index = folder / f"base{plan.base}-corpus", folder / f"base{plan.base}-index"
+    tag = f"base{plan.base}" + (f"-max{plan.max_chars}" if plan.max_chars else "")
+    base_corpus, base_index = folder / f"{tag}-corpus", folder / f"{tag}-index"
     corpus, index = folder / "corpus", folder / "index"
     if not (base_index / ".stress-complete").exists():
         shutil.rmtree(base_corpus, ignore_errors=True)
@@ -307,8 +317,8 @@ def main(args) -> int:
         raise SystemExit("--index-while starts its own app (it writes into the app's corpus)")
     load_start = load_line()
     plan = Plan.make(base=args.base, new=args.index_while, deletes=args.deletes,
-                     changes=args.changes, batches=args.batches)
-    folder = WORK / "stress"
+                     changes=args.changes, batches=args.batches, max_chars=args.max_chars)
+    folder = Path(args.work) if args.work else WORK / "stress"
     corpus, index = _prepare(plan, folder)
     assistant = Assistant(Settings.from_env(corpus_dir=corpus, index_dir=index))
     assistant.build_index()
@@ -501,7 +511,8 @@ def main(args) -> int:
     if args.record:
         cmd = (f"nice -n 15 python benchmarks/load.py --clients {args.clients} --questions "
                f"{args.questions}" + (f" --seconds {args.seconds:g}" if args.seconds else "")
-               + f" --index-while {plan.new} --base {plan.base}")
+               + f" --index-while {plan.new} --base {plan.base} --batches {plan.batches}"
+               + (f" --max-chars {plan.max_chars}" if plan.max_chars else ""))
         block = (f"\n### Load while indexing ({time.strftime('%Y-%m-%d %H:%M')}, `{cmd}`)\n\n"
                  f"Machine: {machine_line()}.\n\n"
                  "| clients | requests | errors | answers/s | p50 ms | p95 ms | p99 ms | "
@@ -512,5 +523,15 @@ def main(args) -> int:
                  f"{ok_ref} / {same} / {fixed_total} | {'pass' if ok else 'FAIL'} |\n\n"
                  + "".join(f"- {line}\n" for line in lines))
         _record_after_load(block)
+    if args.result:  # for tests/test_load.py: the figures behind PASS/FAIL
+        Path(args.result).write_text(json.dumps({
+            "ok": ok, "summary": s, "errors": result.errors[:20], "churn_errors": churn_errors,
+            "citation_problems": cit_problems[:20], "fixed_answers": fixed_total,
+            "fixed_equal_a_state_reference": ok_ref,
+            "fixed_differing": [{"question": a.question, "t0": a.t0 - start[0], "t1": a.t1 - start[0]}
+                                for a in differ_load[:20]],
+            "final_state_probe_differs": probe_vs_quiet, "articles": stats.get("articles"),
+            "expected_articles": expected_articles, "rebuilds": rebuilds,
+            "during_indexing": during, "seconds": seconds, "lines": lines}, indent=1), encoding="utf-8")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

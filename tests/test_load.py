@@ -1,12 +1,16 @@
-"""Small load runs through real HTTP: 8 concurrent gradio_client clients × 3 questions, and
-8 clients asking while a background feed pull indexes 10 new articles."""
+"""Load runs through real HTTP: 8 concurrent gradio_client clients × 3 questions; 8 clients
+asking while a background feed pull indexes 10 new articles; and the stress run: 8 clients
+for 60 s while the app indexes 300 new, 50 deleted and 50 changed articles."""
 
+import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-from tests.conftest import SEED, free_port
+from tests.conftest import ROOT, SEED, free_port, needs_shared
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -177,3 +181,35 @@ def test_load_8_clients_answer_while_feed_pull_indexes_new_articles(tmp_path, se
             arrived.set()
             syncer.stop()
             demo.close()
+
+
+# Issue 13's stress test: 8 HTTP chat clients ask for at least 60 s while the serving app
+# indexes 300 new articles, deletes 50 and re-indexes 50 changed ones (two /rebuild calls).
+# It runs benchmarks/load.py's stress mode (one implementation of the checks; see
+# benchmarks/load_stress.py's docstring), with the Wikinews bodies cut to ~600 characters so
+# the indexing takes minutes, not a quarter of an hour, on CI's 2 cores.
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_load_8_clients_while_app_indexes_300_deletes_50_changes_50_consistent(tmp_path):
+    needs_shared("datasets", "wikinews-2000", "wikinews.jsonl")
+    result = tmp_path / "stress.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "load.py"), "--clients", "8", "--seconds", "60",
+           "--index-while", "300", "--base", "200", "--deletes", "50", "--changes", "50",
+           "--batches", "2", "--max-chars", "600", "--work", str(tmp_path / "stress"),
+           "--result", str(result)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=2300)
+    assert result.exists(), f"no result (rc {proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-3000:]}"
+    got = json.loads(result.read_text(encoding="utf-8"))
+    report = "\n".join(got["lines"])
+    assert got["errors"] == [] and got["churn_errors"] == [], report
+    assert got["summary"]["requests"] >= 8 and got["during_indexing"] >= 8, report
+    assert got["seconds"] >= 60, report
+    assert [(r["added"], r["updated"], r["removed"]) for r in got["rebuilds"]] == \
+        [(150, 25, 25), (150, 25, 25)], report
+    assert got["articles"] == got["expected_articles"] == 1 + 200 + 300 - 50, report
+    # every answer's citations and passages from one committed state current during it
+    assert got["citation_problems"] == [], report
+    # answers about untouched articles equal the quiet answer of a state current during them
+    assert got["fixed_answers"] > 0 and got["fixed_differing"] == [], report
+    assert got["final_state_probe_differs"] == [], report
+    assert got["ok"] and proc.returncode == 0, report
