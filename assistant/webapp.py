@@ -601,6 +601,7 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         Every field of the answer is raw text from the articles (titles, passages, dates):
         escape it before showing it as HTML. URLs other than http(s) are returned as null.
         """
+        refused = None
         try:
             k, outlets = check_ask_params(settings, question, history, date_from, date_to,
                                           outlets, k)
@@ -609,10 +610,12 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
             data = assistant.ask(question, plain_history(history) or None, k=k,
                                  filters=filters, as_of=as_of or None).to_dict()
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from exc
+            refused = str(exc)
         except Exception as exc:
             log.exception("/ask failed")
             raise gr.Error(f"internal error ({type(exc).__name__}); see the server log") from exc
+        if refused is not None:  # raised outside the except: see upload_api
+            raise gr.Error(refused)
         for c in [*data.get("citations", []), *data.get("passages", [])]:
             c["url"] = _safe_url(c.get("url"))
         return data
@@ -696,13 +699,20 @@ def build_app(assistant: Assistant, report: IndexReport | None = None,
         if len(content) > settings.max_upload_bytes:  # before encoding a huge string
             raise gr.Error(f"upload refused: the content is over the "
                            f"{settings.max_upload_bytes:,}-byte upload limit")
+        refused = None
         try:
             result = _save(filename, content.encode("utf-8", "surrogatepass"))
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from exc
+            refused = str(exc)
         except Exception as exc:
             log.exception("/upload failed")
             raise gr.Error(f"upload failed ({type(exc).__name__}); see the server log") from exc
+        if refused is not None:
+            # Raised outside the except block, so the error carries no chained exception:
+            # its traceback's frames hold the request's text (megabytes), and Gradio keeps
+            # the error in reference cycles that only a full collection frees (a server
+            # grew ~22 MB per refused 6 MB upload until one ran).
+            raise gr.Error(refused)
         return {"name": result.name, "saved_as": f"{UPLOAD_SUBDIR}/{result.name}",
                 "replaced": result.replaced, "renamed": result.renamed,
                 "bytes": result.size, "articles": result.articles}
@@ -971,6 +981,28 @@ def launch(assistant: Assistant, *, host: str | None = None, port: int | None = 
     return demo
 
 
+def _return_large_blocks(threshold: int = 256 * 1024) -> None:
+    """Make glibc give large blocks back to the system when they are freed. By default it
+    raises its mmap threshold to the size of every large block freed (up to 32 MB), so after
+    a few big requests (a 10 MB history turn, a 3 MB upload) such blocks come from the heap
+    arenas of the request threads and stay in the process for good: a long-running server
+    grew by ~60 MB per round of hostile requests. A fixed threshold ends that; small
+    allocations are unaffected. Left out: other C libraries (musl returns them already)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError) as exc:
+        log.info("large freed blocks may stay in the process (no glibc mallopt: %s)", exc)
+        return
+    M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+    if not mallopt(M_MMAP_THRESHOLD, threshold):
+        log.info("mallopt(M_MMAP_THRESHOLD) refused; large freed blocks may stay in the process")
+
+
 def serve(settings: Settings | None = None, build: bool = True, block: bool = True, *,
           watch: bool = False, fetcher=None):
     """Update the index (when it can), then serve the chat on settings.host:settings.port.
@@ -983,6 +1015,7 @@ def serve(settings: Settings | None = None, build: bool = True, block: bool = Tr
     settings = settings or Settings.from_env()
     Access(settings)  # refuse a malformed login setting before the slow parts
     _check_port(settings.host, settings.port)  # and a busy port
+    _return_large_blocks()
     assistant = Assistant(settings)
     assistant.preload()  # the model loads while the index is checked and the page is built
     report = None
