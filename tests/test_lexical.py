@@ -94,3 +94,20 @@ def test_coverage_counts_article_share_and_acronym_expansion():
     assert 0.5 < cov["a-1"] < 1.0
     # b-1 and its article hold only "speakers", the commonest of the three terms.
     assert 0 < cov["b-1"] < 1 / 3
+
+
+def test_stemmer_is_the_c_extension_with_the_pure_python_stems():
+    # PyStemmer is a dependency for speed (the answer step stems every passage word it has
+    # not seen); snowballstemmer uses it when it is installed. Same algorithm, same stems.
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    from assistant.lexical import _thread_stemmer
+    from tests.conftest import SEED
+
+    stemmer = _thread_stemmer()
+    assert type(stemmer).__module__ == "Stemmer", type(stemmer)
+    words = set(SEED.read_text(encoding="utf-8").lower().split()) | {
+        "generously", "sky", "news", "dying", "agreed", "feed", "knightly", "cement", "succeeded",
+        "Kazakhstani", "teachers", "innovation", "universities", "1,870", "€412"}
+    pure = EnglishStemmer()
+    assert {w: stemmer.stemWord(w) for w in words} == {w: pure.stemWord(w) for w in words}
