@@ -148,8 +148,19 @@ def ask(ctx: click.Context, question: str, as_json: bool, k, history, since, unt
     """Answer QUESTION from the indexed articles, with numbered sources."""
     from .retrieval import Filters
 
+    import datetime as dt
+
+    from .conversation import check_question
+    from .timeframe import parse_bound
+
     settings = _settings(ctx)
     turns = _read_history(history, settings) if history else None
+    try:  # bad input is refused before the index is looked for (or the model loaded)
+        check_question(question, settings.max_question_chars)
+        for bound, label in ((since, "from"), (until, "to")):  # readable dates? (words are
+            parse_bound(bound, dt.date.today(), end=label == "to", label=label)  # resolved below)
+    except AssistantError as exc:
+        raise click.ClickException(str(exc)) from exc
     if not settings.chroma_url and not settings.index_dir.is_dir():
         # Checked here so that asking never creates an empty index folder.
         raise click.ClickException(f"no index at {settings.index_dir}: build it with "
