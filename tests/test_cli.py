@@ -30,6 +30,7 @@ def cli_dirs(tmp_path_factory):
     return corpus, root / "index"
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_cli_index_json_summary_then_ask_json(cli_dirs):
     corpus, index = cli_dirs
     out = run("--corpus", str(corpus), "--index", str(index), "index", "--json")
@@ -47,6 +48,7 @@ def test_cli_index_json_summary_then_ask_json(cli_dirs):
     assert data["citations"][0]["n"] == 1 and data["citations"][0]["date"] == "2025-08-27"
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_cli_ask_prints_cited_answer_and_sources(cli_dirs):
     corpus, index = cli_dirs
     run("--corpus", str(corpus), "--index", str(index), "index")
@@ -67,6 +69,7 @@ def test_cli_import_and_ask_help_load_no_gradio_or_model():
     assert proc.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_cli_index_no_change_embedded_imports_no_chroma_or_model(cli_dirs):
     # A no-change run reads the manifest and the side store's generation: importing chromadb
     # alone took 4-5 s of it.
@@ -115,6 +118,7 @@ def test_cli_missing_corpus_clear_error(tmp_path):
     assert proc.returncode == 1 and "does not exist" in proc.stderr
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_cli_shared_options_after_the_subcommand(cli_dirs):
     corpus, index = cli_dirs
     out = run("index", "--corpus", str(corpus), "--index", str(index), "--json",

@@ -40,6 +40,9 @@ def snapshot(settings) -> tuple[dict, list]:
     return records, ids
 
 
+# Each test kills a real indexing process and rebuilds: the integration tier.
+pytestmark = pytest.mark.slow
+
 @pytest.fixture(scope="module")
 def clean_builds(tmp_path_factory, settings_factory):
     """Reference snapshots of clean builds of corpus versions 1 and 2."""

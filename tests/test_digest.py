@@ -115,6 +115,7 @@ def test_digest_topic_and_words(dated):
     assert [s.headline for s in digest.stories] == ["Binance founder pleads guilty"]
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_cli_digest_json(dated):
     s = dated.settings
     proc = subprocess.run(

@@ -255,6 +255,7 @@ def _check_generated(answer, pieces, name):
     assert all(set(s) == {"text", "citations", "supported"} for s in data["sentences"])
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_openai_backend_against_llama_server_streams_a_checked_answer(llm_assistant, llama_server):
     from assistant import Assistant
 
@@ -268,6 +269,7 @@ def test_openai_backend_against_llama_server_streams_a_checked_answer(llm_assist
     _check_generated(events[-1][1], pieces, "openai")
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_openai_server_killed_mid_answer_falls_back(llm_assistant, gguf, tmp_path):
     proc, url = start_llama_server(gguf, tmp_path)
     try:
@@ -293,6 +295,7 @@ def test_openai_server_killed_mid_answer_falls_back(llm_assistant, gguf, tmp_pat
         stop(proc)
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_openai_context_too_long_falls_back(llm_assistant, gguf, tmp_path):
     proc, url = start_llama_server(gguf, tmp_path, n_ctx=512)
     try:
@@ -307,17 +310,20 @@ def test_openai_context_too_long_falls_back(llm_assistant, gguf, tmp_path):
         stop(proc)
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_local_backend_in_process_streams_a_checked_answer(llm_assistant):
     pieces: list[str] = []
     answer = llm_assistant.ask(SEED_QUESTION, generator="local", on_text=pieces.append)
     _check_generated(answer, pieces, "local")
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_local_backend_condenses_follow_up_questions(llm_assistant):
     searched = llm_assistant.condense("and what about teachers?", [(SEED_QUESTION, "…")], generator="local")
     assert "teacher" in searched.lower() and searched != "and what about teachers?"
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_local_backend_context_too_long_falls_back(llm_assistant):
     from assistant.generation import make_generator
 
@@ -329,6 +335,7 @@ def test_local_backend_context_too_long_falls_back(llm_assistant):
     assert SEED_SENTENCE in answer.answer
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_local_backend_timeout_falls_back(llm_assistant):
     from assistant.generation import make_generator
 
@@ -339,6 +346,7 @@ def test_local_backend_timeout_falls_back(llm_assistant):
     assert answer.fallback and "did not answer within" in answer.fallback_reason
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_cli_local_json_reports_generator_and_sentences(llm_assistant):
     s = llm_assistant.settings
     out = subprocess.run(

@@ -363,6 +363,7 @@ def test_parse_auth_refuses_malformed_settings(value):
         parse_auth(value)
 
 
+@pytest.mark.slow  # a subprocess or the local LLM: the integration tier
 def test_python_app_py_serves_the_same_app(news):
     """`python app.py --host H` with the port from the environment, as a real process."""
     assistant, demo = news
