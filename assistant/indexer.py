@@ -151,7 +151,9 @@ class Indexer:
                 return report
             store.sync_side()
             exists = store.articles_name in store.chroma.names()
-            indexed = {r.get("path") for r in store.committed(partial=True).values()}
+            # Read once: this build holds the writer lock, so they stay as read until it writes.
+            records = store.committed(partial=True)
+            indexed = {r.get("path") for r in records.values()}
             loaded = load_articles(corpus_dir, prefer=indexed, limits=limits)
             if not loaded.articles:
                 reasons = "; ".join(str(p) for p in loaded.skipped[:5])
@@ -167,7 +169,7 @@ class Indexer:
             # Story groups first, so articles are grouped from the moment they are visible
             # (readers ignore groups of articles their snapshot does not hold).
             self._group(loaded.articles)
-            self._apply(loaded.articles, report, progress)
+            self._apply(loaded.articles, report, progress, records)
             store.drop_superseded_collections()
             shas = {rel: _sha(corpus_dir / rel) for rel in files}
             store.save_manifest({rel: (*files[rel], shas[rel]) for rel in files}, {
@@ -215,14 +217,13 @@ class Indexer:
             warnings=[Problem(**p) for p in facts.get("warnings", [])])
 
     def _apply(self, articles: list[Article], report: IndexReport,
-               progress: Callable[[int, int], None] | None) -> None:
+               progress: Callable[[int, int], None] | None, committed: dict[str, dict]) -> None:
         with self.store.writing():
-            self._apply_locked(articles, report, progress)
+            self._apply_locked(articles, report, progress, committed)
 
     def _apply_locked(self, articles: list[Article], report: IndexReport,
-                      progress: Callable[[int, int], None] | None) -> None:
+                      progress: Callable[[int, int], None] | None, committed: dict[str, dict]) -> None:
         store = self.store
-        committed = store.committed(partial=True)
         stored = store.versions()  # article_id -> {hash: [chunk ids]}
 
         wanted = {a.id: a for a in articles}

@@ -220,3 +220,24 @@ def test_html_parse_cached_by_content(tmp_path, monkeypatch):
     corpus_module.load_articles(tmp_path, limits=None)  # in-process: the patch sees the calls
     corpus_module.load_articles(tmp_path, limits=None)
     assert calls == ["a.html"]
+
+
+def test_load_articles_small_json_parsed_once_then_from_cache(tmp_path, monkeypatch):
+    from assistant import parseworker
+
+    record = {"title": "Harbour reopens", "source": "Coast News", "date": "2024-03-05",
+              "body": "The harbour reopened on Monday after the storm. Fishing boats returned."}
+    write(tmp_path / "a.json", json.dumps(record))
+    calls = []
+    real_run = parseworker.run
+    monkeypatch.setattr(parseworker, "run", lambda *a, **kw: calls.append(1) or real_run(*a, **kw))
+    first = load_articles(tmp_path).articles
+    assert len(calls) == 1
+    first[0].title = "changed by a caller"  # never reaches the cache
+    again = load_articles(tmp_path).articles
+    assert len(calls) == 1  # unchanged: from the cache
+    assert [(a.id, a.hash, a.title, a.text) for a in again] == \
+        [(first[0].id, first[0].hash, "Harbour reopens", first[0].text)]
+    write(tmp_path / "a.json", json.dumps({**record, "body": record["body"] + " Nets were mended."}))
+    assert "Nets were mended." in load_articles(tmp_path).articles[0].text
+    assert len(calls) == 2  # new content: parsed
