@@ -18,8 +18,9 @@ Layout, per settings fingerprint (embedder + chunking), for deployment ``<name>`
   (lexical.py), a derived copy of the side store's terms (rebuilt from them if it is lost).
 
 Commit rule: an article record is the commit point. A batch writes its chunks to the side
-store, then the lexical index, then Chroma, then upserts the article records; superseded versions are deleted
-at the end of the build, just before the generation is bumped. A reader keeps a chunk only
+store, then the lexical index, then Chroma, then upserts the article records; superseded
+versions are deleted at the end of the build, after the generation is bumped and once this
+process's readers of older snapshots are done (``lease``/``retire``). A reader keeps a chunk only
 when its version hash equals the article record of its snapshot, so it never sees half an
 article or one twice, and an interrupted run (even ``kill -9``) leaves rows that no record
 commits, which the next build deletes. The side store is always a superset of the lexical
@@ -37,9 +38,11 @@ Concurrency model:
 - Readers never share mutable state with the writer. search.py gives each question one
   immutable ``Snapshot`` (generation, committed article records, outlets), replaced by one
   assignment when the generation moves, holding a tantivy searcher of the last lexical
-  commit (immutable). Each reader thread has its own read-only (``query_only``) SQLite
-  connection; SQLite's WAL gives it a consistent view per statement while the writer
-  commits beside it. Nothing a reader holds is mutated in place.
+  commit (immutable); its dense and lexical hits are filtered by the snapshot's records before
+  they are ranked, and it leases its generation for the question (search.py). Each reader
+  thread has its own read-only (``query_only``) SQLite connection; SQLite's WAL gives it a
+  consistent view per statement while the writer commits beside it. Nothing a reader holds
+  is mutated in place.
 - With a Chroma server, every app instance keeps its own side store, built from the
   collection when the server's generation differs from the local one (the chunk records
   then also carry the passage fields, sentence vectors and annotations); embedded, those
