@@ -141,6 +141,20 @@ def unpack_vectors(raw: bytes, rows: int) -> np.ndarray:
     return q * (scale / 127)[:, None]
 
 
+_SQL_PARAMS = 900  # SQLite's bound-parameter limit, with room to spare
+
+
+def _by_ids(conn: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:
+    """The rows of ``sql`` (ending in ``WHERE id IN ({})``) for ids, run in parts that stay
+    under SQLite's bound-parameter limit (a DELETE gives no rows)."""
+    ids = list(ids)
+    rows: list[tuple] = []
+    for start in range(0, len(ids), _SQL_PARAMS):
+        part = ids[start:start + _SQL_PARAMS]
+        rows += conn.execute(sql.format(",".join("?" * len(part))), part).fetchall()
+    return rows
+
+
 def _day(date: str | None) -> int:
     return int(date.replace("-", "")) if date else 0
 
@@ -413,15 +427,9 @@ class Store:
     def versions_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """Chunk id -> (article id, version hash), from the side store (a superset of Chroma
         and the lexical index: ids it lacks are rows of another machine's uncommitted build)."""
-        ids = list(dict.fromkeys(ids))
-        conn = self.side.reader()
-        out: dict[str, tuple[str, str]] = {}
-        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-            part = ids[start:start + 900]
-            out.update((cid, (aid, h)) for cid, aid, h in conn.execute(
-                f"SELECT id, article_id, hash FROM chunks WHERE id IN ({','.join('?' * len(part))})",
-                part))
-        return out
+        rows = _by_ids(self.side.reader(), "SELECT id, article_id, hash FROM chunks WHERE id IN ({})",
+                       list(dict.fromkeys(ids)))
+        return {cid: (aid, h) for cid, aid, h in rows}
 
     # -- reader leases --------------------------------------------------------------------
     def lease(self, generation: int) -> bool:
@@ -486,13 +494,8 @@ class Store:
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
-        conn = self.side.reader()
-        rows = []
-        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-            part = ids[start:start + 900]
-            rows += conn.execute(
-                f"SELECT {', '.join(_ROW_COLUMNS)} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
-                part).fetchall()
+        rows = _by_ids(self.side.reader(),
+                       f"SELECT {', '.join(_ROW_COLUMNS)} FROM chunks WHERE id IN ({{}})", ids)
         if committed is None:
             arts = sorted({r[1] for r in rows})
             _, articles = self._require()
@@ -537,9 +540,7 @@ class Store:
                 local = {r[0] for r in conn.execute("SELECT id FROM chunks")}
                 stale = sorted(local - remote)
                 missing = sorted(remote - local)
-                for start in range(0, len(stale), 900):
-                    part = stale[start:start + 900]
-                    conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+                _by_ids(conn, "DELETE FROM chunks WHERE id IN ({})", stale)
                 for start in range(0, len(missing), self.chroma.max_batch):
                     got = chunks.get(ids=missing[start:start + self.chroma.max_batch],
                                      include=["documents", "metadatas"])
@@ -551,10 +552,9 @@ class Store:
             with self._lexical_writer():
                 if stale:
                     self.lexical_index.delete(stale)
-                for start in range(0, len(missing), 900):
-                    part = missing[start:start + 900]
-                    self.lexical_index.replace(self.side.writer().execute(
-                        f"SELECT id, terms FROM chunks WHERE id IN ({','.join('?' * len(part))})", part))
+                if missing:
+                    self.lexical_index.replace(_by_ids(
+                        self.side.writer(), "SELECT id, terms FROM chunks WHERE id IN ({})", missing))
                 self._repair_lexical()
             log.info("side store %s synced from the server: %d added, %d removed",
                      self.side.path, len(missing), len(stale))
@@ -622,11 +622,8 @@ class Store:
             return out
         chunks, _ = self._handles or self._require()
         conn = self.side.writer()
-        sv = {}
-        for start in range(0, len(chunk_ids), 900):
-            part = list(chunk_ids[start:start + 900])
-            sv.update({cid: (th, blob) for cid, th, blob in conn.execute(
-                f"SELECT id, text_hash, sv FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)})
+        sv = {cid: (th, blob) for cid, th, blob in _by_ids(
+            conn, "SELECT id, text_hash, sv FROM chunks WHERE id IN ({})", chunk_ids)}
         for start in range(0, len(chunk_ids), self.chroma.max_batch):
             got = chunks.get(ids=list(chunk_ids[start:start + self.chroma.max_batch]), include=["embeddings"])
             for cid, vec in zip(got["ids"], got["embeddings"]):
@@ -641,9 +638,7 @@ class Store:
             return
         ids = [r["id"] for r in rows]
         with self.side.transaction() as conn:
-            for start in range(0, len(ids), 900):
-                part = ids[start:start + 900]
-                conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+            _by_ids(conn, "DELETE FROM chunks WHERE id IN ({})", ids)
             conn.executemany(f"INSERT INTO chunks({', '.join(_ROW_COLUMNS)}) VALUES "
                              f"({','.join('?' * len(_ROW_COLUMNS))})",
                              [tuple(r[c] for c in _ROW_COLUMNS) for r in rows])
@@ -676,9 +671,7 @@ class Store:
         self.chroma.batched(chunks.delete, ids)
         self.lexical_index.delete(ids)
         with self.side.transaction() as conn:
-            for start in range(0, len(ids), 900):
-                part = ids[start:start + 900]
-                conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+            _by_ids(conn, "DELETE FROM chunks WHERE id IN ({})", ids)
 
     def finish(self, changed: bool, info: dict) -> int:
         """Bump the generation (when something changed) and mark the build complete."""
