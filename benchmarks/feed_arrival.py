@@ -32,7 +32,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from _common import WIKINEWS, WORK, load_line, percentile, record, require_datasets
@@ -40,6 +39,7 @@ from _common import WIKINEWS, WORK, load_line, percentile, record, require_datas
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import wait_until_serving  # noqa: E402
 from tests.feed_server import FeedServer, Route, article_html, rss  # noqa: E402
 from tests.test_load import TOWNS, _new_article  # noqa: E402
 from syndication_eval import OUTLETS, load_bodies, wire_copy  # noqa: E402
@@ -122,16 +122,8 @@ def main() -> int:
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "ASSISTANT_FETCH_HOST_DELAY": "0", "PYTHONUNBUFFERED": "1"})
         try:
-            started = time.monotonic()
-            while True:
-                try:
-                    urllib.request.urlopen(url, timeout=2).read()
-                    break
-                except OSError:
-                    if app.poll() is not None or time.monotonic() - started > 300:
-                        raise SystemExit(f"the app did not start: {(folder / 'serve.log').read_text()[-2000:]}")
-                    time.sleep(0.3)
-            print(f"page up after {time.monotonic() - started:.1f} s")
+            up = wait_until_serving(url, app, timeout=300, what="assistant serve", log=folder / "serve.log")
+            print(f"page up after {up:.1f} s")
 
             def client() -> Client:
                 return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 300})

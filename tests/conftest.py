@@ -48,6 +48,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_serving(url: str, proc: subprocess.Popen, *, timeout: float, what: str,
+                       log: Path | None = None) -> float:
+    """Seconds until url answers a GET. Fails (and kills proc) when proc exits first or
+    timeout passes, with the end of its log when there is one."""
+    started = time.monotonic()
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return time.monotonic() - started
+        except OSError:
+            if proc.poll() is not None or time.monotonic() - started > timeout:
+                proc.kill()
+                tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+                raise AssertionError(f"{what} did not start ({url}): {tail}")
+            time.sleep(0.3)
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on a free loopback port, for the whole session."""
@@ -60,16 +77,8 @@ def chroma_server(tmp_path_factory):
     proc = subprocess.Popen([str(exe), "run", "--path", str(folder / "data"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"chroma server did not start: {(folder / 'server.log').read_text()}")
-            time.sleep(0.3)
+    wait_until_serving(f"{url}/api/v2/heartbeat", proc, timeout=60, what="the chroma server",
+                       log=folder / "server.log")
     yield url
     proc.terminate()
     try:

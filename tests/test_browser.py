@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import pytest
 from assistant import Assistant
 from assistant.feeds import FeedList
 from tests.conftest import (ROOT, SEED, SEED_QUESTION, SEED_SENTENCE, free_port, import_part,
-                            missing_part, write)
+                            missing_part, wait_until_serving, write)
 from tests.feed_server import FeedServer, Route, article_html, rss
 from tests.test_webapp import running
 
@@ -347,16 +346,9 @@ def test_serve_watch_and_pull_every_new_file_and_feed_items_cited_in_chat(page, 
                 env={**os.environ, "ASSISTANT_FETCH_HOST_DELAY": "0", "ASSISTANT_WATCH_DEBOUNCE": "0.3",
                      "PYTHONUNBUFFERED": "1"})
         try:
-            started = time.monotonic()
-            while True:  # the model loads and the seed is indexed first
-                try:
-                    urllib.request.urlopen(url, timeout=2).read()
-                    break
-                except OSError:
-                    assert proc.poll() is None, log.read_text()
-                    assert time.monotonic() - started < 120, log.read_text()
-                    time.sleep(0.3)
-            print(f"server up after {time.monotonic() - started:.1f} s")  # shown on failure
+            # The model loads and the seed is indexed first.
+            up = wait_until_serving(url, proc, timeout=120, what="assistant serve", log=log)
+            print(f"server up after {up:.1f} s")  # shown on failure
             # A first answer loads what answering needs (outside the timed steps).
             warm = time.monotonic()
             titles, _ = ask_until_cited(page, url, SEED_QUESTION, "Welcoming the Tajik", 0)

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from assistant.generation import (SYSTEM_PROMPT, answer_prompt, available_genera
                                   format_passages, packaged_model_path)
 from assistant.index import StoredChunk
 from assistant.retrieval import Passage
-from tests.conftest import SEED_QUESTION, SEED_SENTENCE, import_part, missing_part
+from tests.conftest import SEED_QUESTION, SEED_SENTENCE, import_part, missing_part, wait_until_serving
 
 # Excerpts of three sentences per passage: what the small model copies from best.
 LLM_SETTINGS = dict(k=4, llm_max_tokens=128, llm_context=2048, llm_timeout=300, llm_passage_sentences=3)
@@ -203,16 +202,8 @@ def start_llama_server(gguf: Path, log_dir: Path, n_ctx: int = 2048) -> tuple[su
                              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2).read()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"llama_cpp.server did not start: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
+    wait_until_serving(f"{url}/models", proc, timeout=120, what="llama_cpp.server", log=Path(log.name))
+    return proc, url
 
 
 def stop(proc: subprocess.Popen) -> None:

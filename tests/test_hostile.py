@@ -99,6 +99,12 @@ def _alias_bomb():
     return ("\n".join(lines) + "\ntitle: boom\n---\nThe body of a bomb.\n").encode()
 
 
+# Heavy contents used by the file table and by the hostile session below.
+DEEP_JSON = b"[" * 985 + b"]" * 985
+FRONT_3MB = b"---\ntitle: x\nnote: " + b"y" * 3_000_000 + b"\n---\nBody."
+HTML_2MB = b"<html><body>" + b"<div><p>word</p></div>" * 100_000 + b"</body></html>"
+FLOATS_JSON = b"[" + b"1.5," * 1_500_000 + b"1.5]"
+
 # (case, how to make the bad item, expected message, is the item still indexed?)
 FILES = [
     ("latin-1", _file("latin.txt", "Caf\xe9 owners protest the new tax on terraces.".encode("latin-1")),
@@ -120,23 +126,23 @@ FILES = [
     ("unreadable file", _unreadable, "cannot read file", False),
     ("named pipe", _fifo, "not a regular file", False),
     ("unsupported extension", _file("slides.pptx", b"PK\x03\x04"), "unsupported file type '.pptx'", False),
-    ("JSON nested 985 levels", _file("deep.json", b"[" * 985 + b"]" * 985),
+    ("JSON nested 985 levels", _file("deep.json", DEEP_JSON),
      "JSON nested more than 64 levels deep", False),
     ("JSON nested 10,000 levels", _file("deeper.json", b"[" * 10_000 + b"]" * 10_000),
      "JSON nested more than 64 levels deep", False),
     ("YAML alias bomb", _file("bomb.md", _alias_bomb()), "anchors or aliases", False),
-    ("3 MB front matter", _file("front.md", b"---\ntitle: x\nnote: " + b"y" * 3_000_000 + b"\n---\nBody."),
+    ("3 MB front matter", _file("front.md", FRONT_3MB),
      "over the 1,000,000-byte limit for .md files", False),
     ("large front matter", _file("front2.md", b"---\ntitle: x\nnote: " + b"y" * 9_000 + b"\n---\nBody."),
      "YAML front matter is over the 8,000-byte limit", False),
-    ("2 MB HTML", _file("big.html", b"<html><body>" + b"<div><p>word</p></div>" * 100_000 + b"</body></html>"),
+    ("2 MB HTML", _file("big.html", HTML_2MB),
      "over the 1,000,000-byte limit for .html files", False),
     # Under the size caps but past the parse worker's bounds (set low for these cases in
     # BOUNDS): trafilatura takes minutes on 440 KB of flat <div>s; 6 MB of JSON numbers
     # become 1.5 million float objects (over 48 MB).
     ("HTML past the time bound", _file("slow.html", b"<html><body>" + b"<div><p>word</p></div>" * 20_000
                                        + b"</body></html>"), "took longer than 1 s to parse", False),
-    ("JSON past the memory bound", _file("floats.json", b"[" + b"1.5," * 1_500_000 + b"1.5]"),
+    ("JSON past the memory bound", _file("floats.json", FLOATS_JSON),
      "more than 32 MB", False),
     ("HTML with script", _file("page.html", b"<html><head><title>Pier fire</title></head><body><article>"
                                b"<p>A fire broke out on the pier on Sunday night, the fire brigade said in a statement.</p>"
@@ -310,11 +316,11 @@ def _rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 HOSTILE_UPLOADS = [  # (file name, content): each refused or bounded by the parse worker
     ("bomb.md", _alias_bomb().decode()),
-    ("front.md", "---\ntitle: x\nnote: " + "y" * 3_000_000 + "\n---\nBody."),
-    ("big.html", "<html><body>" + "<div><p>word</p></div>" * 100_000 + "</body></html>"),
-    ("slow.html", "<html><body>" + "<div><p>word</p></div>" * 20_000 + "<!-- m --></body></html>"),
-    ("deep.json", "[" * 985 + "]" * 985),
-    ("floats.json", "[" + "1.5," * 1_500_000 + "1.5]"),
+    ("front.md", FRONT_3MB.decode()),
+    ("big.html", HTML_2MB.decode()),
+    ("slow.html", SLOW_HTML.decode()),
+    ("deep.json", DEEP_JSON.decode()),
+    ("floats.json", FLOATS_JSON.decode()),
 ]
 
 
@@ -322,12 +328,10 @@ HOSTILE_UPLOADS = [  # (file name, content): each refused or bounded by the pars
 def test_hostile_session_server_memory_returns_near_its_start(tmp_path):
     import subprocess
     import sys
-    import time
-    import urllib.request
 
     from gradio_client import Client
 
-    from tests.conftest import ROOT, free_port
+    from tests.conftest import ROOT, free_port, wait_until_serving
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -338,14 +342,7 @@ def test_hostile_session_server_memory_returns_near_its_start(tmp_path):
                              str(tmp_path / "index"), "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.5)
+        wait_until_serving(f"http://127.0.0.1:{port}/", proc, timeout=300, what="the app")
         client = Client(f"http://127.0.0.1:{port}/", auth=("editor", "edit-pw"), verbose=False,
                         analytics_enabled=False, httpx_kwargs={"timeout": 300})
         for _ in range(3):  # warm: model, spaCy, the first answers' caches

@@ -115,11 +115,9 @@ def test_embedded_writer_held_by_app_refuses_index_naming_pid_and_url(tmp_path, 
 @pytest.mark.slow
 def test_assistant_index_beside_serving_app_refused_with_pid_and_url(tmp_path):
     import os
-    import time
-    import urllib.request
     from pathlib import Path
 
-    from tests.conftest import SEED, free_port
+    from tests.conftest import SEED, free_port, wait_until_serving
 
     bin_dir = Path(sys.executable).parent
     write(tmp_path / "corpus" / SEED.name, SEED.read_text(encoding="utf-8"))
@@ -131,14 +129,8 @@ def test_assistant_index_beside_serving_app_refused_with_pid_and_url(tmp_path):
     app = subprocess.Popen([str(bin_dir / "assistant"), "serve", "--no-index", "--port", str(port)],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300  # a loaded CI machine starts gradio slowly
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-                break
-            except OSError:
-                assert app.poll() is None and time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.5)
+        # A loaded CI machine starts gradio slowly.
+        wait_until_serving(f"http://127.0.0.1:{port}/", app, timeout=300, what="the app")
         proc = subprocess.run([str(bin_dir / "assistant"), "index"], env=env, capture_output=True,
                               text=True, timeout=300)
         assert proc.returncode == 1
