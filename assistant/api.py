@@ -219,8 +219,11 @@ class Assistant:
 
         s = self.settings
         if intent == "latest":
-            return LatestGenerator(s.abstain_threshold, s.recency_margin, s.answer_sentences)
-        return TimelineGenerator(s.abstain_threshold, s.recency_margin)
+            return LatestGenerator(s.abstain_threshold, s.recency_margin, s.answer_sentences,
+                                   ratio=s.relevance_ratio, floor=s.relevance_floor)
+        return TimelineGenerator(s.abstain_threshold, s.recency_margin, per_article=s.timeline_per_article,
+                                 max_events=s.timeline_events, ratio=s.timeline_ratio,
+                                 floor=s.relevance_floor)
 
 
 _DEFAULT: Assistant | None = None

@@ -218,6 +218,11 @@ class Retriever:
         top = sorted(fused, key=fused.get, reverse=True)[: n_cand]
         chunks = snap.fetch(top)
         candidates = [c for c in (chunks.get(i) for i in top) if c is not None and filters.admits(c)]
+        if reference.source == "as_of":
+            # A chosen reference date is "now": articles published after it do not exist yet
+            # for this question (undated ones stay: nothing says they are later).
+            now = reference.date.isoformat()
+            candidates = [c for c in candidates if not c.date or c.date <= now]
         # Rescore the best fused candidates at sentence level (one embedding batch).
         pool = candidates[: max(2 * k, 20)]
         max_fused = max((fused[c.id] for c in pool), default=1.0)

@@ -145,6 +145,10 @@ _RELATIVE = [  # (pattern, kind); matched case-insensitively, first match wins p
     (r"\b(this|last|previous)\s+(week|month|year)\b", "this_last"),
     (r"\b(?:over\s+|during\s+)?(?:the|this|last)\s+weekend\b", "weekend"),
     (r"\bsince\s+(" + _WEEKDAYS + r")\b", "since_weekday"),
+    # "last Sunday('s)" points at one day as plainly as "yesterday" does ("on Sunday" stays a
+    # boost: a Monday paper reports Sunday's game).
+    (r"\blast\s+(" + _WEEKDAYS + r")\b", "last_weekday"),
+    (r"\b(?:the\s+)?day\s+before\s+(yesterday)\b", "day_before"),
     (r"\b(today|yesterday)\b", "day_word"),
     (r"\b" + _NUM + r"\s+(day|week)s?\s+ago\b", "ago"),
 ]
@@ -201,6 +205,14 @@ def _relative_window(m: re.Match, kind: str, ref: dt.date) -> tuple[dt.date, dt.
         return (day, ref) if day else None
     if kind == "day_word":
         day = resolve(g[0], ref)
+        return (day, day) if day else None
+    if kind == "day_before":
+        day = resolve("2 days ago", ref)
+        return (day, day) if day else None
+    if kind == "last_weekday":
+        day = resolve(g[0], ref)
+        if day is not None and day >= ref:
+            day = ref - dt.timedelta(days=7 - (day - ref).days % 7 or 7)
         return (day, day) if day else None
     if kind == "ago":
         n = int(g[0]) if g[0].isdigit() else _NUMBERS[g[0]]
@@ -321,13 +333,20 @@ def parse_bound(value: str | None, ref: dt.date, *, end: bool, label: str = "dat
 # -- intent ----------------------------------------------------------------------------------------
 _LATEST_RE = re.compile(r"\b(latest|newest|most\s+recent|what[’']?s\s+new|recent\s+news|"
                         r"latest\s+news|any\s+news|news\s+on|updates?\s+on)\b", re.IGNORECASE)
+# A timeline question's instructions ("how did X develop", "lay out, in order, ...", "what
+# followed", "coverage of") say how to answer, not what about: kept in the search text they
+# reward articles that say "develop" or "timeline" over articles about X.
+_SEQUENCE_VERBS = (r"develop|developed|evolve|evolved|unfold|unfolded|progress|progressed|change|"
+                   r"changed|build\s+up|built\s+up|play\s+out|played\s+out|escalate|escalated")
+# The verb ends its clause ("how did the strike develop over the summer"), unlike "how did
+# climate change affect farming", where "change" is part of the topic.
+_CLAUSE_END = (r"(?=\s*(?:$|[?.,;:!)]|(?:over|since|after|during|in|this|through|throughout|from|"
+               r"until|across|around|between|when|and|so|to|into)\b))")
 # Chosen on the dev split of benchmarks/questions/temporal-qa: "in order", "what followed",
 # "build up" and "play out" name a sequence as plainly as "timeline" does.
 _TIMELINE_RE = re.compile(
     r"\b(timeline|chronology|chronological|"
-    r"how\s+(?:did|has|have|does)\s+.+?\s+(?:develop|developed|evolve|evolved|unfold|unfolded|"
-    r"progress|progressed|change|changed|build\s+up|built\s+up|play\s+out|played\s+out|"
-    r"escalate|escalated)|"
+    r"how\s+(?:did|has|have|does)\s+.+?\s+(?:" + _SEQUENCE_VERBS + r")\b" + _CLAUSE_END + r"|"
     r"what\s+(?:has\s+)?happened\s+(?:with|to)\s+.+?\s+since|in\s+(?:date\s+)?order(?!\s+(?:to|for))|"
     r"what\s+followed|step\s+by\s+step|"
     r"sequence\s+of\s+events|course\s+of\s+events)\b", re.IGNORECASE)
@@ -350,10 +369,21 @@ _STRIP_RE = re.compile(
     r"|\brecently\b|\blately\b", re.IGNORECASE)
 
 
+_HOW_DID_RE = re.compile(r"\bhow\s+(?:did|has|have|does|do)\s+(.+?)\s+(?:" + _SEQUENCE_VERBS + r")\b"
+                         + _CLAUSE_END, re.IGNORECASE)
+_INSTRUCTION_RE = re.compile(
+    r"\b(?:lay\s+out|walk\s+me\s+through|in\s+(?:date\s+)?order(?!\s+(?:to|for))|what\s+followed|"
+    r"step\s+by\s+step|(?:the\s+)?(?:sequence|course)\s+of\s+events|chronolog(?:y|ical)(?:\s+of)?|"
+    r"(?:the\s+)?(?:news\s+)?coverage\s+of)\b", re.IGNORECASE)
+
+
 def strip_temporal(question: str) -> str:
-    """The question without its recency/timeline words and relative windows (the topic is
-    what retrieval should match); the question itself when nothing is left."""
-    text = _STRIP_RE.sub(" ", question)
+    """The question without its recency/timeline words, timeline instructions and relative
+    windows (the topic is what retrieval should match); the question itself when nothing is
+    left."""
+    text = _HOW_DID_RE.sub(r"\1", question)
+    text = _INSTRUCTION_RE.sub(" ", text)
+    text = _STRIP_RE.sub(" ", text)
     for pattern, _ in _RELATIVE:
         text = pattern.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip(" ,?.")

@@ -17,6 +17,7 @@ listed last), merging events across different days, summarising an event in new 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -41,14 +42,36 @@ class Event:
 
 
 def relevant_sentences(retrieval: Retrieval, threshold: float, margin: float,
-                       per_article: int = 1) -> list[Event]:
-    """The best sentences (per_article per article) similar enough to the question, dated."""
+                       per_article: int = 1, ratio: float = 0.0, floor: float = 0.0) -> list[Event]:
+    """The best sentences (per_article per article) of the articles relevant to the question,
+    dated. Relevant: with ``ratio`` > 0, a passage whose retrieval score (dense, BM25, term
+    coverage and best sentence together) is at least ``ratio`` times the best passage's, its
+    sentences at least ``floor`` similar to the question; with ``ratio`` 0, a sentence at
+    least ``threshold`` and within ``margin`` of the best sentence. The passage score judges an
+    article by everything it shares with the question, so an article about the topic whose
+    sentences are worded unlike the question still counts (a "latest" answer needs the
+    newest such article, a timeline all of them)."""
     candidates = [(s.score, i, s) for i, p in enumerate(retrieval.passages) for s in p.sentences
                   if s.end - s.start >= 20]
     if not candidates:
         return []
     best = max(c[0] for c in candidates)
-    floor = max(threshold, best - margin)
+    relevant = None
+    if ratio > 0:
+        first = max(retrieval.passages, key=lambda p: p.score)
+        # The names the best passage holds: a name no relevant article uses ("Europe" in
+        # "Meta's legal troubles in Europe") is not demanded of the others.
+        names = [n for n in (retrieval.asks.proper if retrieval.asks else ()) if _names_in([n], first)]
+        relevant = {i for i, p in enumerate(retrieval.passages)
+                    if p.score >= ratio * first.score and _names_in(names, p)}
+        kept = [c for c in candidates if c[1] in relevant and c[0] >= floor]
+        if kept:
+            candidates = kept
+        else:
+            relevant = None
+            log.info("no passage within %.2f of the best passage's score names %s: margin rule", ratio, names)
+    if relevant is None:
+        floor = max(threshold, best - margin)
     candidates.sort(key=lambda c: (-c[0], c[1], c[2].start))
     per: dict[str, int] = {}
     events = []
@@ -63,6 +86,18 @@ def relevant_sentences(retrieval: Retrieval, threshold: float, margin: float,
         events.append(Event(_date_of(passage, sent), passage.text[sent.start:sent.end].strip(),
                             score, sent.vector, [(i, sent)]))
     return events
+
+
+def _names_in(names: list[str], passage: Passage) -> bool:
+    """Whether the passage (title and text) names every name of the question: a topic named
+    by name ("Everton", "Sam Altman") is not covered by an article that lacks it, however
+    alike the rest. A name counts by its last word ("Altman" for "Sam Altman"), as articles
+    shorten names after the first mention."""
+    if not names:
+        return True
+    text = f"{passage.chunk.title} {passage.text}"
+    return all(re.search(r"(?<!\w)" + re.escape(name.split()[-1]) + r"(?!\w)", text, re.IGNORECASE)
+               for name in names)
 
 
 def in_window(retrieval: Retrieval) -> list[Event]:
@@ -98,13 +133,18 @@ def _date_of(passage: Passage, sent: Sentence) -> str | None:
 class _Dated:
     name = "extractive"
 
-    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15):
+    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, ratio: float = 0.0,
+                 floor: float = 0.0):
         self.abstain_threshold = abstain_threshold
         self.margin = margin
+        self.ratio = ratio
+        self.floor = floor
 
     def _abstain(self, question: str, retrieval: Retrieval, events: list[Event],
                  on_text) -> Answer | None:
-        best = max((e.score for e in events), default=0.0)
+        # Whether to answer at all is judged on every retrieved sentence, as for any question;
+        # which articles the dated list draws on is a separate choice.
+        best = max([e.score for e in events] + [p.best_sentence for p in retrieval.passages], default=0.0)
         reason = abstain_reason(retrieval, best, self.abstain_threshold)
         if reason is None:
             return None
@@ -137,14 +177,16 @@ class _Dated:
 class LatestGenerator(_Dated):
     """"What is the latest on X?": the relevant articles newest first, each sentence dated."""
 
-    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_sentences: int = 3):
-        super().__init__(abstain_threshold, margin)
+    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_sentences: int = 3,
+                 ratio: float = 0.0, floor: float = 0.0):
+        super().__init__(abstain_threshold, margin, ratio, floor)
         self.max_sentences = max_sentences
 
     def generate(self, question: str, retrieval: Retrieval,
                  on_text: Callable[[str], None] | None = None) -> Answer:
         if has_topic(retrieval.question):
-            events = relevant_sentences(retrieval, self.abstain_threshold, self.margin)
+            events = relevant_sentences(retrieval, self.abstain_threshold, self.margin,
+                                        ratio=self.ratio, floor=self.floor)
             abstained = self._abstain(question, retrieval, events, on_text)
             if abstained:
                 return abstained
@@ -163,8 +205,9 @@ class TimelineGenerator(_Dated):
     (the same event in several outlets) merged into one line with every citation."""
 
     def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_events: int = 10,
-                 duplicate: float = 0.92, same_day_duplicate: float = 0.75, per_article: int = 2):
-        super().__init__(abstain_threshold, margin)
+                 duplicate: float = 0.92, same_day_duplicate: float = 0.75, per_article: int = 2,
+                 ratio: float = 0.0, floor: float = 0.0):
+        super().__init__(abstain_threshold, margin, ratio, floor)
         self.max_events = max_events
         self.duplicate = duplicate
         self.same_day_duplicate = same_day_duplicate
@@ -172,7 +215,8 @@ class TimelineGenerator(_Dated):
 
     def generate(self, question: str, retrieval: Retrieval,
                  on_text: Callable[[str], None] | None = None) -> Answer:
-        events = relevant_sentences(retrieval, self.abstain_threshold, self.margin, self.per_article)
+        events = relevant_sentences(retrieval, self.abstain_threshold, self.margin, self.per_article,
+                                    self.ratio, self.floor)
         abstained = self._abstain(question, retrieval, events, on_text)
         if abstained:
             return abstained

@@ -29,6 +29,17 @@ ARTICLES = {
     "b1.md": ("2023-11-21", "Fortune", "Binance founder pleads guilty",
               "Binance founder Changpeng Zhao pleaded guilty to violating US anti-money "
               "laundering laws and stepped down as chief executive of the crypto exchange."),
+    # A topic whose newest article is worded unlike the question, and a newer article on
+    # another subject that shares its words but never names the topic.
+    "r1.md": ("2023-10-03", "Riverton Herald", "Council approves Riverton tram line",
+              "Riverton city council approved the Riverton tram line on Monday. The line will "
+              "link the harbour with the university and is budgeted at 412 million euros."),
+    "r2.md": ("2023-10-18", "Riverton Herald", "First rails laid in Riverton",
+              "Crews laid the first tram rails along Harbour Road in Riverton on Tuesday; passengers "
+              "are due to board in 2026."),
+    "r3.md": ("2023-10-24", "Wired", "City buses go electric on the harbour line",
+              "Bus operators bought forty electric buses that will replace diesel ones on the "
+              "harbour line next year."),
     "c1.md": ("2023-10-02", "Wired", "Nobel prize for mRNA vaccine research",
               "Katalin Karikó and Drew Weissman won the Nobel Prize in medicine for the "
               "discoveries that enabled mRNA vaccines against Covid-19."),
@@ -68,6 +79,22 @@ def test_ask_latest_newest_relevant_first_each_dated(dated):
     earlier = dated.ask("What's the latest on Sam Altman and OpenAI?", as_of="2023-11-20")
     assert earlier.citations[0].title == "Microsoft hires Sam Altman after OpenAI ouster"
     assert all(c.date <= "2023-11-20" for c in earlier.citations)
+
+
+def test_ask_latest_newest_article_naming_the_topic_first(dated):
+    answer = dated.ask("What's the latest on the Riverton tram line?", as_of="2023-10-31")
+    titles = [c.title for c in answer.citations]
+    assert titles[0] == "First rails laid in Riverton"
+    assert "City buses go electric on the harbour line" not in titles  # never names Riverton
+    assert answer.answer.splitlines()[0].startswith("2023-10-1")
+
+
+def test_ask_as_of_hides_later_articles_from_any_question(dated):
+    answer = dated.ask("Who won the Nobel Prize in medicine for mRNA vaccines?", as_of="2023-10-01")
+    assert all(c.date <= "2023-10-01" for c in answer.citations)
+    assert all("Nobel" not in p.title for p in answer.passages)
+    later = dated.ask("Who won the Nobel Prize in medicine for mRNA vaccines?", as_of="2023-10-05")
+    assert later.citations[0].title == "Nobel prize for mRNA vaccine research"
 
 
 def test_ask_timeline_chronological_duplicates_merged(dated):

@@ -29,6 +29,9 @@ SUNDAY = dt.date(2023, 12, 31)
     ("what happened over the weekend?", REF, "2025-08-23", "2025-08-24", True),
     ("what happened earlier this year?", REF, "2025-01-01", "2025-08-27", True),
     ("what was announced 3 days ago?", REF, "2025-08-24", "2025-08-24", True),
+    ("a story from the day before yesterday", REF, "2025-08-25", "2025-08-25", True),
+    ("who won last Sunday's game?", REF, "2025-08-24", "2025-08-24", True),
+    ("what happened last Wednesday?", REF, "2025-08-20", "2025-08-20", True),  # REF is a Wednesday
     # Named dates are boosts, the year inferred as the most recent one not after the reference.
     ("what happened in March?", REF, "2025-03-01", "2025-03-31", False),
     ("what happened in September?", REF, "2024-09-01", "2024-09-30", False),
@@ -116,6 +119,8 @@ def test_event_dates_resolve_against_publication(sentence, published, expected):
     ("How did the strike play out?", "timeline"),
     ("What did the council cut in order to balance the budget?", None),
     ("How did the council vote?", None),
+    ("How did climate change affect farming?", None),  # "change" is the topic here
+    ("How has the war changed since March?", "timeline"),
 ])
 def test_temporal_intent(question, intent):
     assert temporal_intent(question) == intent
@@ -127,3 +132,15 @@ def test_strip_temporal_and_topic():
     assert not has_topic("what happened last week?")
     assert not has_topic("What is the latest news?")
     assert has_topic("what happened with Sam Altman since November?")
+
+
+@pytest.mark.parametrize("question,topic", [
+    ("How did the legal fight over Google's search dominance develop?", "the legal fight over Google's search dominance"),
+    ("Lay out, in order, how the board removed its chief executive and what followed.",
+     "how the board removed its chief executive and"),
+    ("How did coverage of the harbour strike evolve after the vote?", "the harbour strike after the vote"),
+    ("Give me a timeline of the Riverton tram line", "the Riverton tram line"),
+    ("How did climate change affect farming last year?", "How did climate change affect farming"),
+])
+def test_strip_temporal_timeline_instructions_leave_the_topic(question, topic):
+    assert strip_temporal(question) == topic
