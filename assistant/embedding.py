@@ -5,11 +5,14 @@ The model is loaded lazily, once per process and path, and loaded from a folder 
 is the cosine similarity. ``Embedder.count`` counts texts actually encoded, so benchmarks
 and tests can check that nothing was embedded twice.
 
-Two paths, two thread counts. Batches (indexing) run on the calling thread with all of
-torch's threads. A question (``embed_query``) is a few dozen tokens: split over two threads
-it spends more time synchronising (and fighting whatever else runs) than computing, so
-questions go to one worker thread per model that runs torch on ``query_threads`` threads
-(1 by default) and encodes the questions waiting at that moment together, in one call.
+Two paths. Batches (indexing) run on the calling thread with all of torch's threads. A
+question (``embed_query``) is a few dozen tokens: split over two threads it spends more time
+synchronising (and fighting whatever else runs) than computing, so questions go to one worker
+thread per model, which encodes the questions waiting at that moment. For a BERT model (the
+packaged one) the worker runs the forward pass in numpy (bert.py: the same vector to 1e-6,
+about 15 ms a question, and no torch or sentence-transformers import, which is 10-15 s of a
+cold start); for another model it runs sentence-transformers on ``query_threads`` torch
+threads (1 by default), the waiting questions in one call.
 Left out: a question is never split across processes, and a long batch passed to
 ``embed`` is not sent to the worker.
 """
@@ -106,6 +109,16 @@ def _encode(model, texts: list[str], batch_size: int) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32)
 
 
+def _encode_questions(encoder, texts: list[str], batch_size: int) -> np.ndarray:
+    """Questions on the question thread: one by one through the numpy BERT encoder, or in one
+    call to the sentence-transformers model."""
+    from .bert import BertEncoder
+
+    if isinstance(encoder, BertEncoder):
+        return np.stack([encoder.encode_one(t) for t in texts])
+    return _encode(encoder, texts, batch_size)
+
+
 class _Pending:
     __slots__ = ("text", "done", "vector", "error")
 
@@ -158,10 +171,21 @@ class _QueryWorker:
         restore.start()
         restore.join()
 
+    def _load(self):
+        """The numpy BERT encoder when the model is one (no torch import: seconds off a cold
+        start), else the sentence-transformers model on this thread's torch thread count."""
+        from .bert import BertEncoder
+
+        try:
+            return BertEncoder(self.model_path)
+        except (ValueError, OSError, KeyError) as exc:
+            log.info("questions are encoded with sentence-transformers: %s", exc)
+        self._set_threads()
+        return load_model(self.model_path)
+
     def _run(self) -> None:
         try:
-            self._set_threads()
-            model = load_model(self.model_path)
+            encoder = self._load()
         except BaseException as exc:  # answer everyone waiting, and the next caller restarts
             log.exception("the question encoder did not start")
             with self._lock:
@@ -176,7 +200,7 @@ class _QueryWorker:
                 except queue.Empty:
                     break
             try:
-                vectors = _encode(model, [p.text for p in batch], self.max_batch)
+                vectors = _encode_questions(encoder, [p.text for p in batch], self.max_batch)
             except BaseException as exc:  # the callers re-raise it
                 log.warning("encoding %d question(s) failed: %s", len(batch), exc)
                 for p in batch:

