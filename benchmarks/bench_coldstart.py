@@ -10,7 +10,7 @@ On an existing index (newsqa-mini, built once by ``_common.newsqa_index``):
 - the app: ``assistant serve`` in a new process on a free loopback port, time until the page
   answers HTTP and until the first ``/ask`` through gradio_client returns; then a second /ask.
 
-Target: ``assistant ask`` <= 8 s from a new process.
+Target: ``assistant ask`` <= 6 s from a new process (median of 3; issue 11).
 
 Usage: .venv/bin/python benchmarks/bench_coldstart.py [--quick] [--no-record]
 """
@@ -91,7 +91,7 @@ from assistant import Assistant, Settings
 t.append(time.perf_counter())
 a = Assistant(Settings.from_env(corpus_dir=sys.argv[1], index_dir=sys.argv[2]))
 t.append(time.perf_counter())
-a.embedder.model
+a.embedder.embed_query("warm up")  # the question encoder (numpy BERT for the packaged model)
 t.append(time.perf_counter())
 a.searcher.snapshot()
 t.append(time.perf_counter())
@@ -99,7 +99,7 @@ a.ask(sys.argv[3])
 t.append(time.perf_counter())
 a.ask(sys.argv[3] + " again")
 t.append(time.perf_counter())
-names = ["import assistant.cli", "import assistant.api", "Assistant()", "model load",
+names = ["import assistant.cli", "import assistant.api", "Assistant()", "question encoder load",
          "BM25 load", "first ask", "second ask"]
 print(json.dumps({n: t[i + 1] - t[i] for i, n in enumerate(names)}))
 """
@@ -190,10 +190,10 @@ def main() -> None:
     print(f"app: page {app['page_s']:.1f} s, first answer {app['first_answer_s']:.1f} s, "
           f"second answer {app['second_answer_s']:.2f} s", flush=True)
 
-    best = min(walls)
+    median = sorted(walls)[len(walls) // 2]
     rows = [
-        [f"`assistant ask` new process (best of {runs})", fmt(best, 2),
-         ", ".join(fmt(w, 2) for w in walls), "<= 8 s", "met" if best <= 8 else "NOT met"],
+        [f"`assistant ask` new process (median of {runs})", fmt(median, 2),
+         ", ".join(fmt(w, 2) for w in walls), "<= 6 s", "met" if median <= 6 else "NOT met"],
         ["`python -c 'import assistant.cli'`", fmt(imp_wall, 2),
          "heavy: " + (", ".join(f"{k} (via {' > '.join(v[:3])})" for k, v in chains.items()) or "none"),
          "no torch/chromadb/gradio", "met" if not {"torch", "chromadb", "gradio"} & set(chains) else "NOT met"],
@@ -202,9 +202,11 @@ def main() -> None:
         ["`assistant index` (no change)", fmt(idx_wall, 2), "loads: " + (", ".join(idx_mods) or "none"),
          "no model", "met" if "torch" not in idx_mods and "sentence_transformers" not in idx_mods else "NOT met"],
         ["`assistant ask --json`", fmt(ask_wall_mods, 2), "loads: " + ", ".join(ask_mods), "-", "-"],
-        ["app (`assistant serve`): page answers HTTP", fmt(app["page_s"], 1), "new process, index update included", "-", "-"],
+        ["app (`assistant serve`): page answers HTTP", fmt(app["page_s"], 1), "new process, index update included",
+         "<= 8 s", "met" if app["page_s"] <= 8 else "NOT met"],
         ["app: first /ask answer returned", fmt(app["first_answer_s"], 1),
-         f"gradio_client connected at {app['client_s']:.1f} s", "-", "-"],
+         f"gradio_client connected at {app['client_s']:.1f} s; {app['first_answer_s'] - app['page_s']:.1f} s after the page",
+         "<= 2 s after the page", "met" if app["first_answer_s"] - app["page_s"] <= 2 else "NOT met"],
         ["app: second /ask", fmt(app["second_answer_s"], 2), "warm", "-", "-"],
     ]
     out_md = table(["what", "seconds", "detail", "target", "result"], rows)
