@@ -8,9 +8,11 @@ timeframe.py), else the article's date.
 - ``TimelineGenerator``: one line per event in date order; the same event reported by
   several articles (near-duplicate sentences) is one line with all its citations.
 
-Relevant means a sentence similar enough to the question: at least the abstention threshold
-and within ``margin`` of the best sentence (the margin was chosen on the temporal set's dev
-split, see benchmarks/README.md). Left out: events without any date (undated articles are
+Relevant means an article about the question's topic: its passage's retrieval score is at
+least a share (``ratio``) of the best passage's and it names the question's names that the
+best passage names; with ``ratio`` 0, or when nothing qualifies, a sentence at least the
+abstention threshold and within ``margin`` of the best sentence (both chosen on the temporal
+set's dev split, see benchmarks/README.md). Left out: events without any date (undated articles are
 listed last), merging events across different days, summarising an event in new words.
 """
 
