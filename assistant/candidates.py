@@ -60,6 +60,8 @@ _CURRENCY_BEFORE_RE = re.compile(r"(?:[A-Z]{1,3})?[$€£¥₹]$")
 _MONTH_OR_DIGIT_RE = re.compile(
     r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 _AGE_RE = re.compile(r"\b(?:year|month)s?[- ]old\b|\bage[ds]?\s+\d", re.IGNORECASE)
+# A title before a name is not part of the answer to "who" ("Mr Harris" answers as "Harris").
+_HONORIFIC_RE = re.compile(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lord|Lady)\.?\s+(?=[A-Z])")
 _STRONG_REASONS = {"because of", "because", "due to", "as a result of", "owing to", "caused by",
                    "in order to", "so that", "in response to", "citing", "blamed", "blaming"}
 
@@ -222,6 +224,9 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
                     if label == "MONEY":
                         m = _CURRENCY_BEFORE_RE.search(p.text[max(s.start, a - 4):a])
                         a = a - len(m.group(0)) if m else a
+                    if label == "PERSON":
+                        m = _HONORIFIC_RE.match(p.text[a:b])
+                        a = a + m.end() if m else a
                     cand_text = p.text[a:b]
                     if _in_question(cand_text, asked):
                         continue

@@ -120,3 +120,13 @@ def test_weigh_evidence_unrelated_passages_give_low_support():
     idf = {t: (8.0 if t == "grenfel" else 2.0) for t in asks.focus}
     evidence = weigh_evidence(asks, [p], idf, Weights())
     assert evidence.support < 0.6
+
+
+def test_weigh_evidence_person_answer_without_its_title():
+    text = ("The foundation asked an outside consultant to study the row over the images. "
+            "The study was led by Mr Harris, who said little about it.")
+    asks = analyze("Who did the foundation bring in to study the images row?")
+    evidence = weigh_evidence(asks, [passage(text, pid="title")], idf_of(asks), Weights())
+    best = evidence.candidates[0]
+    assert best.text == "Harris"  # the recogniser's span is "Mr Harris"
+    assert text[best.start:best.end] == "Harris"
