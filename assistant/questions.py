@@ -141,6 +141,22 @@ def _lexicon_head(token) -> str | None:
     return lemma
 
 
+def _copula_noun(tokens, wh_index: int) -> str | None:
+    """The noun of "who is/was the <noun> …" (its last noun before a preposition or verb),
+    or None."""
+    rest = tokens[wh_index + 1:]
+    if not rest or rest[0].lemma_.lower() != "be":
+        return None
+    nouns = []
+    for token in rest[1:]:
+        if token.pos_ in ("DET", "ADJ", "NOUN", "PROPN") or token.dep_ == "compound":
+            if token.pos_ == "NOUN":
+                nouns.append(token)
+            continue
+        break
+    return _lexicon_head(nouns[-1]) if nouns else None
+
+
 def _head_noun(doc, wh_index: int) -> str | None:
     """The noun a what/which question asks about, or None."""
     # "Which Danish newspaper …", "Which Immaculate Conception player …": the parser makes the
@@ -239,6 +255,10 @@ def _classify(doc) -> tuple[str, tuple[str, ...], str | None]:
                 return "how", HOW_TYPES[nxt], None
             return "how", (), None
         if word in ("who", "whom", "whose"):
+            # "Who is the director of …": the copula's noun says which of the people kinds.
+            head = _copula_noun(tokens, i)
+            if head in TYPE_NOUNS and set(TYPE_NOUNS[head]) <= set(PEOPLE):
+                return "who", TYPE_NOUNS[head], head
             return "who", PEOPLE, None
         if word == "when":
             return "when", TIMES, None

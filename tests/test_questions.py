@@ -7,6 +7,8 @@ from assistant.questions import analyze
 
 @pytest.mark.parametrize("question,wh,types", [
     ("Who won the election for mayor of Toronto?", "who", ("PERSON", "ORG", "NORP")),
+    ("Who is the director of Liberty, the rights group?", "who", ("PERSON",)),  # the copula's noun
+    ("Who was the publisher of the report?", "who", ("ORG",)),
     ("When will the first Riverton trams run?", "when", ("DATE", "TIME")),
     ("Where did the plane crash?", "where", ("GPE", "LOC", "FAC")),
     ("How many patients did Northfield hospital treat in January?", "how many", ("CARDINAL", "QUANTITY")),
