@@ -60,6 +60,14 @@ _CURRENCY_BEFORE_RE = re.compile(r"(?:[A-Z]{1,3})?[$€£¥₹]$")
 _MONTH_OR_DIGIT_RE = re.compile(
     r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 _AGE_RE = re.compile(r"\b(?:year|month)s?[- ]old\b|\bage[ds]?\s+\d", re.IGNORECASE)
+# A count, amount or share names a number ("as high as" alone, which the recogniser sometimes
+# tags CARDINAL, does not).
+_NUMBER_RE = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                        r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|"
+                        r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|"
+                        r"millions?|billions?|trillions?|dozens?|half|quarter|a few|several)\b",
+                        re.IGNORECASE)
+_NUMERIC_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 # A title before a name is not part of the answer to "who" ("Mr Harris" answers as "Harris").
 _HONORIFIC_RE = re.compile(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lord|Lady)\.?\s+(?=[A-Z])")
 _STRONG_REASONS = {"because of", "because", "due to", "as a result of", "owing to", "caused by",
@@ -228,6 +236,8 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
                         m = _HONORIFIC_RE.match(p.text[a:b])
                         a = a + m.end() if m else a
                     cand_text = p.text[a:b]
+                    if label in _NUMERIC_LABELS and not _NUMBER_RE.search(cand_text):
+                        continue
                     if _in_question(cand_text, asked):
                         continue
                     quality = fit[label]

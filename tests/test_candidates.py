@@ -130,3 +130,14 @@ def test_weigh_evidence_person_answer_without_its_title():
     best = evidence.candidates[0]
     assert best.text == "Harris"  # the recogniser's span is "Mr Harris"
     assert text[best.start:best.end] == "Harris"
+
+
+def test_weigh_evidence_count_without_a_number_is_no_answer():
+    text = "The toll could climb as high as officials fear, and 88 people died in the blast."
+    p = passage(text, pid="count")
+    # Stored entities as the index keeps them; the recogniser sometimes tags "as high as" CARDINAL.
+    p.chunk.annotations = {"entities": [[text.index("as high as"), text.index("as high as") + 10, "CARDINAL"],
+                                        [text.index("88"), text.index("88") + 2, "CARDINAL"]]}
+    asks = analyze("How many people died in the blast?")
+    texts = [c.text for c in weigh_evidence(asks, [p], idf_of(asks), Weights()).candidates]
+    assert texts == ["88"]
