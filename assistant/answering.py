@@ -190,7 +190,10 @@ class ExtractiveGenerator:
         passages = retrieval.passages
         asks = retrieval.asks or analyze(retrieval.question)
         note = "" if asks.english else LANGUAGE_NOTE
-        evidence = weigh_evidence(asks, passages, retrieval.term_weights, self.weights)
+        analysis = retrieval.analysis
+        window = ((analysis.date_from, analysis.date_to)
+                  if analysis is not None and (analysis.date_from or analysis.date_to) else None)
+        evidence = weigh_evidence(asks, passages, retrieval.term_weights, self.weights, window=window)
         best_sim = max((s.sim for s in evidence.sentences), default=0.0)
         reason = abstain_reason(retrieval, best_sim, self.abstain_threshold, evidence, self.weights)
         if reason is not None:

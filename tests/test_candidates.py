@@ -25,6 +25,7 @@ class FakeChunk:
     start: int = 0
     end: int = 0
     annotations: dict = field(default_factory=dict)
+    date: str | None = None
 
 
 def passage(text: str, sims: list[float] | None = None, pid: str = "a", score: float = 1.0) -> Passage:
@@ -141,3 +142,14 @@ def test_weigh_evidence_count_without_a_number_is_no_answer():
     asks = analyze("How many people died in the blast?")
     texts = [c.text for c in weigh_evidence(asks, [p], idf_of(asks), Weights()).candidates]
     assert texts == ["88"]
+
+
+def test_weigh_evidence_question_window_prefers_sentences_of_that_period():
+    old = FakeChunk("w-old", "old", "Chelsea lost 2-0 at home to Aston Villa and were booed off.", date="2023-09-24")
+    new = FakeChunk("w-new", "new", "Chelsea beat Tottenham 4-1 in a stormy derby with two red cards.", date="2023-11-06")
+    passages = [Passage(c, 1.0, [Sentence(0, len(c.text), sim)]) for c, sim in ((old, 0.55), (new, 0.45))]
+    asks = analyze("What happened at Chelsea in November?")
+    plain = weigh_evidence(asks, passages, idf_of(asks), Weights())
+    assert plain.sentences[0].passage == 0  # the more similar sentence, from September
+    dated = weigh_evidence(asks, passages, idf_of(asks), Weights(), window=("2023-11-01", "2023-11-30"))
+    assert dated.sentences[0].passage == 1
