@@ -55,13 +55,19 @@ class BertEncoder:
                     pool.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
                                           "pooling_mode_mean_sqrt_len_tokens")):
                 raise ValueError(f"not mean pooling: {pooling}")
+        # Only transformer -> pooling (-> normalise) is computed here: a Dense layer or any
+        # other module after the pooling would change the vector. (Vectors are normalised
+        # either way: the embedder always asks sentence-transformers for normalised ones.)
         modules = folder / "modules.json"
-        if modules.exists() and not any("Normalize" in m.get("type", "")
-                                        for m in json.loads(modules.read_text(encoding="utf-8"))):
-            raise ValueError(f"no Normalize module in {modules}")
+        if modules.exists():
+            kinds = {m.get("type", "").rsplit(".", 1)[-1]
+                     for m in json.loads(modules.read_text(encoding="utf-8"))}
+            if not kinds <= {"Transformer", "Pooling", "Normalize"}:
+                raise ValueError(f"modules beyond transformer, pooling and normalise in {modules}")
         st_config = folder / "sentence_bert_config.json"
-        max_len = json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length") \
-            if st_config.exists() else None
+        st = json.loads(st_config.read_text(encoding="utf-8")) if st_config.exists() else {}
+        max_len = st.get("max_seq_length")
+        self.lower = bool(st.get("do_lower_case"))
         self.max_len = int(max_len or config.get("max_position_embeddings", 512))
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
@@ -93,6 +99,7 @@ class BertEncoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         """The normalised sentence vector of text (float32, shape (dimension,))."""
+        text = text.strip().lower() if self.lower else text.strip()
         ids = np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
         n = len(ids)
         w = self.w

@@ -142,3 +142,13 @@ def test_embed_query_encode_error_reaches_the_caller(embedder, monkeypatch):
         embedder.embed_query("anything")
     monkeypatch.undo()
     assert embedder.embed_query(QUESTIONS[0]).shape == (384,)  # the worker keeps serving
+
+
+def test_bert_encoder_refuses_a_model_with_a_dense_layer(embedder, tmp_path):
+    folder = tmp_path / "dense-model"
+    shutil.copytree(embedder.model_path, folder)
+    modules = json.loads((folder / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ValueError, match="modules beyond"):
+        BertEncoder(folder)
