@@ -220,10 +220,9 @@ class Assistant:
         s = self.settings
         if intent == "latest":
             return LatestGenerator(s.abstain_threshold, s.recency_margin, s.answer_sentences,
-                                   ratio=s.relevance_ratio, floor=s.relevance_floor)
+                                   ratio=s.relevance_ratio)
         return TimelineGenerator(s.abstain_threshold, s.recency_margin, per_article=s.timeline_per_article,
-                                 max_events=s.timeline_events, ratio=s.timeline_ratio,
-                                 floor=s.relevance_floor)
+                                 max_events=s.timeline_events, ratio=s.timeline_ratio)
 
 
 _DEFAULT: Assistant | None = None

@@ -81,11 +81,10 @@ class Settings:
     recency_margin: float = 0.15
     # ... unless the ratio is > 0: then an article is relevant when its passage names every
     # name of the question and its retrieval score is at least this share of the best
-    # passage's; its sentences count from relevance_floor (timeline.relevant_sentences).
+    # passage's (timeline.relevant_sentences).
     # Chosen on the temporal set's dev split (benchmarks/README.md, "Temporal questions"):
     # "latest" ratio 0.6-0.7 and timeline ratio 0.3-0.4 measured best; 0 is the margin rule.
     relevance_ratio: float = 0.7
-    relevance_floor: float = 0.0
     timeline_ratio: float = 0.35  # lower: a timeline wants every relevant article
     timeline_events: int = 10  # lines in a timeline answer
     timeline_per_article: int = 2  # events one article may give a timeline
@@ -256,7 +255,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "llm_passage_sentences": (-1, 100), "max_uploads": (0, 1_000_000),
     "max_upload_total_bytes": (0, 1_000_000_000_000), "max_history_turns": (0, 1000),
     "max_history_bytes": (1, 100_000_000), "parse_timeout": (0.1, 3600),
-    "parse_memory_mb": (32, 1_000_000), "relevance_ratio": (0.0, 1.0), "timeline_ratio": (0.0, 1.0), "relevance_floor": (-1.0, 1.0),
+    "parse_memory_mb": (32, 1_000_000), "relevance_ratio": (0.0, 1.0), "timeline_ratio": (0.0, 1.0),
     "timeline_events": (1, 100), "timeline_per_article": (1, 20),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -44,11 +44,11 @@ class Event:
 
 
 def relevant_sentences(retrieval: Retrieval, threshold: float, margin: float,
-                       per_article: int = 1, ratio: float = 0.0, floor: float = 0.0) -> list[Event]:
+                       per_article: int = 1, ratio: float = 0.0) -> list[Event]:
     """The best sentences (per_article per article) of the articles relevant to the question,
     dated. Relevant: with ``ratio`` > 0, a passage whose retrieval score (dense, BM25, term
     coverage and best sentence together) is at least ``ratio`` times the best passage's, its
-    sentences at least ``floor`` similar to the question; with ``ratio`` 0, a sentence at
+    sentences not opposite to the question (similarity >= 0); with ``ratio`` 0, a sentence at
     least ``threshold`` and within ``margin`` of the best sentence. The passage score judges an
     article by everything it shares with the question, so an article about the topic whose
     sentences are worded unlike the question still counts (a "latest" answer needs the
@@ -58,7 +58,7 @@ def relevant_sentences(retrieval: Retrieval, threshold: float, margin: float,
     if not candidates:
         return []
     best = max(c[0] for c in candidates)
-    relevant = None
+    floor = max(threshold, best - margin)  # the margin rule
     if ratio > 0:
         first = max(retrieval.passages, key=lambda p: p.score)
         # The names the best passage holds: a name no relevant article uses ("Europe" in
@@ -66,14 +66,11 @@ def relevant_sentences(retrieval: Retrieval, threshold: float, margin: float,
         names = [n for n in (retrieval.asks.proper if retrieval.asks else ()) if _names_in([n], first)]
         relevant = {i for i, p in enumerate(retrieval.passages)
                     if p.score >= ratio * first.score and _names_in(names, p)}
-        kept = [c for c in candidates if c[1] in relevant and c[0] >= floor]
+        kept = [c for c in candidates if c[1] in relevant and c[0] >= 0.0]
         if kept:
-            candidates = kept
+            candidates, floor = kept, 0.0
         else:
-            relevant = None
             log.info("no passage within %.2f of the best passage's score names %s: margin rule", ratio, names)
-    if relevant is None:
-        floor = max(threshold, best - margin)
     candidates.sort(key=lambda c: (-c[0], c[1], c[2].start))
     per: dict[str, int] = {}
     events = []
@@ -135,12 +132,10 @@ def _date_of(passage: Passage, sent: Sentence) -> str | None:
 class _Dated:
     name = "extractive"
 
-    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, ratio: float = 0.0,
-                 floor: float = 0.0):
+    def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, ratio: float = 0.0):
         self.abstain_threshold = abstain_threshold
         self.margin = margin
         self.ratio = ratio
-        self.floor = floor
 
     def _abstain(self, question: str, retrieval: Retrieval, events: list[Event],
                  on_text) -> Answer | None:
@@ -180,15 +175,15 @@ class LatestGenerator(_Dated):
     """"What is the latest on X?": the relevant articles newest first, each sentence dated."""
 
     def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_sentences: int = 3,
-                 ratio: float = 0.0, floor: float = 0.0):
-        super().__init__(abstain_threshold, margin, ratio, floor)
+                 ratio: float = 0.0):
+        super().__init__(abstain_threshold, margin, ratio)
         self.max_sentences = max_sentences
 
     def generate(self, question: str, retrieval: Retrieval,
                  on_text: Callable[[str], None] | None = None) -> Answer:
         if has_topic(retrieval.question):
             events = relevant_sentences(retrieval, self.abstain_threshold, self.margin,
-                                        ratio=self.ratio, floor=self.floor)
+                                        ratio=self.ratio)
             abstained = self._abstain(question, retrieval, events, on_text)
             if abstained:
                 return abstained
@@ -208,8 +203,8 @@ class TimelineGenerator(_Dated):
 
     def __init__(self, abstain_threshold: float = 0.30, margin: float = 0.15, max_events: int = 10,
                  duplicate: float = 0.92, same_day_duplicate: float = 0.75, per_article: int = 2,
-                 ratio: float = 0.0, floor: float = 0.0):
-        super().__init__(abstain_threshold, margin, ratio, floor)
+                 ratio: float = 0.0):
+        super().__init__(abstain_threshold, margin, ratio)
         self.max_events = max_events
         self.duplicate = duplicate
         self.same_day_duplicate = same_day_duplicate
@@ -218,7 +213,7 @@ class TimelineGenerator(_Dated):
     def generate(self, question: str, retrieval: Retrieval,
                  on_text: Callable[[str], None] | None = None) -> Answer:
         events = relevant_sentences(retrieval, self.abstain_threshold, self.margin, self.per_article,
-                                    self.ratio, self.floor)
+                                    self.ratio)
         abstained = self._abstain(question, retrieval, events, on_text)
         if abstained:
             return abstained

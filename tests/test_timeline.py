@@ -55,6 +55,9 @@ def test_relevant_sentences_names_count_by_last_word_as_far_as_the_best_passage_
 
 
 def test_relevant_sentences_nothing_relevant_falls_back_to_margin_rule():
-    passages = [_passage("a", "Altman", "Altman spoke to the board on Monday.", 2.0, 0.5)]
-    events = relevant_sentences(_retrieval(passages), 0.35, 0.15, ratio=0.5, floor=0.9)
-    assert len(events) == 1  # the floor removes every sentence; the margin rule keeps the best
+    passages = [_passage("a", "Altman", "Altman spoke.", 2.0, 0.6),  # too short to quote
+                _passage("b", "Board", "The board met Altman on Monday to discuss his return.", 0.5, 0.5)]
+    # Only passage a is within the ratio and it has no sentence to quote: the margin rule
+    # then keeps b's sentence (0.5 >= the 0.35 threshold).
+    events = relevant_sentences(_retrieval(passages), 0.35, 0.15, ratio=0.5)
+    assert [passages[e.sources[0][0]].chunk.article_id for e in events] == ["b"]
