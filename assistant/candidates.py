@@ -292,17 +292,12 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
 def _in_window(passage, window: tuple[str | None, str | None]) -> list[float]:
     """Per sentence of the passage: 1 when its event date, or else its article's date, falls
     in the window, 0 otherwise (undated: 0)."""
-    from .timeframe import sentence_event_dates
+    from .timeframe import sentence_event_dates, within
 
-    lo, hi = window[0] or "", window[1] or "9999"
-    day = passage.chunk.date or None
-    dates = sentence_event_dates(passage.chunk) if getattr(passage.chunk, "sentences", None) else []
-    out = []
-    for k in range(len(passage.sentences)):
-        event = dates[k] if k < len(dates) else None
-        when = event or day
-        out.append(1.0 if when and lo <= when <= hi else 0.0)
-    return out
+    dates = sentence_event_dates(passage.chunk)
+    dates += [None] * (len(passage.sentences) - len(dates))
+    return [1.0 if within(event or passage.chunk.date, *window) else 0.0
+            for event in dates[:len(passage.sentences)]]
 
 
 def _names_found(question: QuestionAnalysis, passages, idf: dict[str, float]) -> float:

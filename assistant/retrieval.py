@@ -233,9 +233,9 @@ class Retriever:
             p.score += s.rescore_weight * p.best_sentence + s.coverage_weight * coverage[p.chunk.id]
             if p.chunk.source in analysis.outlets:
                 p.score += s.outlet_boost
-            if p.chunk.date and (analysis.date_from or analysis.date_to):
-                if (analysis.date_from or "") <= p.chunk.date <= (analysis.date_to or "9999"):
-                    p.score += s.date_boost
+            if (analysis.date_from or analysis.date_to) and \
+                    timeframe.within(p.chunk.date, analysis.date_from, analysis.date_to):
+                p.score += s.date_boost
         if analysis.date_from or analysis.date_to:
             _boost_event_dates(passages, analysis, s.date_boost, s.abstain_threshold)
         if frame and frame.recent:
@@ -287,13 +287,13 @@ def _boost_event_dates(passages: list[Passage], analysis: QueryAnalysis, boost: 
                        floor: float) -> None:
     """A sentence whose event date ("on Tuesday", resolved against the article's date) falls
     in the question's dates makes its passage match them, and ranks that sentence first."""
-    lo, hi = analysis.date_from or "", analysis.date_to or "9999"
+    lo, hi = analysis.date_from, analysis.date_to
     for p in passages:
         dates = timeframe.sentence_event_dates(p.chunk)
-        hits = [sent for sent, day in zip(p.sentences, dates) if day and lo <= day <= hi]
+        hits = [sent for sent, day in zip(p.sentences, dates) if timeframe.within(day, lo, hi)]
         if not hits:
             continue
-        if not (p.chunk.date and lo <= p.chunk.date <= hi):
+        if not timeframe.within(p.chunk.date, lo, hi):
             p.score += boost
         top = max((sent.score for sent in p.sentences), default=0.0)
         for sent in hits:

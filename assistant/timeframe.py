@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 __all__ = ["MONTHS", "MONTH_NAMES", "MONTH_NAMES_RE", "Reference", "TimeFrame", "reference_date",
            "find_timeframe", "parse_bound", "event_dates", "sentence_event_dates",
-           "annotate_event_dates", "temporal_intent", "has_topic", "strip_temporal", "resolve"]
+           "annotate_event_dates", "temporal_intent", "has_topic", "strip_temporal", "resolve",
+           "within"]
 
 log = logging.getLogger(__name__)
 
@@ -442,6 +443,11 @@ def event_dates(text: str, published: str | dt.date | None) -> list[tuple[int, i
             continue
         out.append((m.start(), m.end(), day.isoformat()))
     return out
+
+
+def within(day: str | None, date_from: str | None, date_to: str | None) -> bool:
+    """Whether day (YYYY-MM-DD) is set and inside [date_from, date_to]; a missing bound is open."""
+    return bool(day) and (date_from or "") <= day <= (date_to or "9999")
 
 
 def sentence_event_dates(chunk) -> list[str | None]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .answering import Answer, AnswerSentence, Citation, abstain_reason, _numbered
 from .retrieval import Passage, Retrieval, Sentence
-from .timeframe import has_topic, sentence_event_dates
+from .timeframe import has_topic, sentence_event_dates, within
 
 __all__ = ["LatestGenerator", "TimelineGenerator", "Event", "relevant_sentences"]
 
@@ -102,16 +102,16 @@ def _names_in(names: list[str], passage: Passage) -> bool:
 def in_window(retrieval: Retrieval) -> list[Event]:
     """One sentence per retrieved article for a question without a topic: the sentence whose
     event date is in the question's dates if there is one, else the article's best sentence."""
-    lo, hi = retrieval.analysis.date_from or "", retrieval.analysis.date_to or "9999"
+    lo, hi = retrieval.analysis.date_from, retrieval.analysis.date_to
     seen, events = set(), []
     for i, p in enumerate(retrieval.passages):
         if p.chunk.article_id in seen or not p.sentences:
             continue
         dates = sentence_event_dates(p.chunk)
-        hits = [(sent, day) for sent, day in zip(p.sentences, dates) if day and lo <= day <= hi]
+        hits = [(sent, day) for sent, day in zip(p.sentences, dates) if within(day, lo, hi)]
         if hits:
             sent, day = max(hits, key=lambda h: h[0].score)
-        elif not p.chunk.date or (lo <= p.chunk.date <= hi):
+        elif not p.chunk.date or within(p.chunk.date, lo, hi):
             # Nothing to match: the lead sentence, when this passage opens the article.
             sent = p.sentences[0] if p.chunk.start == 0 else max(p.sentences, key=lambda x: x.score)
             day = p.chunk.date

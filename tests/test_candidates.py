@@ -145,8 +145,11 @@ def test_weigh_evidence_count_without_a_number_is_no_answer():
 
 
 def test_weigh_evidence_question_window_prefers_sentences_of_that_period():
-    old = FakeChunk("w-old", "old", "Chelsea lost 2-0 at home to Aston Villa and were booed off.", date="2023-09-24")
-    new = FakeChunk("w-new", "new", "Chelsea beat Tottenham 4-1 in a stormy derby with two red cards.", date="2023-11-06")
+    no_event = {"event_dates": [None]}  # as the index stores them: no day named in the sentence
+    old = FakeChunk("w-old", "old", "Chelsea lost 2-0 at home to Aston Villa and were booed off.",
+                    annotations=no_event, date="2023-09-24")
+    new = FakeChunk("w-new", "new", "Chelsea beat Tottenham 4-1 in a stormy derby with two red cards.",
+                    annotations=no_event, date="2023-11-06")
     passages = [Passage(c, 1.0, [Sentence(0, len(c.text), sim)]) for c, sim in ((old, 0.55), (new, 0.45))]
     asks = analyze("What happened at Chelsea in November?")
     plain = weigh_evidence(asks, passages, idf_of(asks), Weights())

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.errors import ConfigError
 from assistant.timeframe import (event_dates, find_timeframe, has_topic, parse_bound,
-                                 reference_date, strip_temporal, temporal_intent)
+                                 reference_date, strip_temporal, temporal_intent, within)
 
 REF = dt.date(2025, 8, 27)  # a Wednesday: the seed article's date
 SUNDAY = dt.date(2023, 12, 31)
@@ -144,3 +144,16 @@ def test_strip_temporal_and_topic():
 ])
 def test_strip_temporal_timeline_instructions_leave_the_topic(question, topic):
     assert strip_temporal(question) == topic
+
+
+@pytest.mark.parametrize("day,lo,hi,inside", [
+    ("2023-11-05", "2023-11-01", "2023-11-30", True),
+    ("2023-11-30", "2023-11-01", "2023-11-30", True),
+    ("2023-12-01", "2023-11-01", "2023-11-30", False),
+    ("2023-10-31", "2023-11-01", None, False),
+    ("2031-01-01", "2023-11-01", None, True),
+    ("1999-01-01", None, "2023-11-30", True),
+    (None, None, None, False),  # undated: never inside
+])
+def test_within_bounds_inclusive_open_when_missing(day, lo, hi, inside):
+    assert within(day, lo, hi) is inside
