@@ -343,14 +343,23 @@ _SEQUENCE_VERBS = (r"develop|developed|evolve|evolved|unfold|unfolded|progress|p
 # climate change affect farming", where "change" is part of the topic.
 _CLAUSE_END = (r"(?=\s*(?:$|[?.,;:!)]|(?:over|since|after|during|in|this|through|throughout|from|"
                r"until|across|around|between|when|and|so|to|into)\b))")
+
+
+def _how_did(auxiliaries: str) -> str:
+    """"how <auxiliary> <topic> <sequence verb>", the topic in group 1."""
+    return (r"\bhow\s+(?:" + auxiliaries + r")\s+(.+?)\s+(?:" + _SEQUENCE_VERBS + r")\b"
+            + _CLAUSE_END)
+
+
+# Phrases that ask for a sequence: they make a question a timeline and are not its topic.
+_SEQUENCE_PHRASES = (r"in\s+(?:date\s+)?order(?!\s+(?:to|for))|what\s+followed|step\s+by\s+step|"
+                     r"(?:the\s+)?(?:sequence|course)\s+of\s+events")
 # Chosen on the dev split of benchmarks/questions/temporal-qa: "in order", "what followed",
 # "build up" and "play out" name a sequence as plainly as "timeline" does.
 _TIMELINE_RE = re.compile(
-    r"\b(timeline|chronology|chronological|"
-    r"how\s+(?:did|has|have|does)\s+.+?\s+(?:" + _SEQUENCE_VERBS + r")\b" + _CLAUSE_END + r"|"
-    r"what\s+(?:has\s+)?happened\s+(?:with|to)\s+.+?\s+since|in\s+(?:date\s+)?order(?!\s+(?:to|for))|"
-    r"what\s+followed|step\s+by\s+step|"
-    r"sequence\s+of\s+events|course\s+of\s+events)\b", re.IGNORECASE)
+    r"\b(timeline|chronology|chronological|" + _how_did(r"did|has|have|does") + r"|"
+    r"what\s+(?:has\s+)?happened\s+(?:with|to)\s+.+?\s+since|" + _SEQUENCE_PHRASES + r")\b",
+    re.IGNORECASE)
 
 
 def temporal_intent(question: str) -> str | None:
@@ -370,11 +379,9 @@ _STRIP_RE = re.compile(
     r"|\brecently\b|\blately\b", re.IGNORECASE)
 
 
-_HOW_DID_RE = re.compile(r"\bhow\s+(?:did|has|have|does|do)\s+(.+?)\s+(?:" + _SEQUENCE_VERBS + r")\b"
-                         + _CLAUSE_END, re.IGNORECASE)
+_HOW_DID_RE = re.compile(_how_did(r"did|has|have|does|do"), re.IGNORECASE)
 _INSTRUCTION_RE = re.compile(
-    r"\b(?:lay\s+out|walk\s+me\s+through|in\s+(?:date\s+)?order(?!\s+(?:to|for))|what\s+followed|"
-    r"step\s+by\s+step|(?:the\s+)?(?:sequence|course)\s+of\s+events|chronolog(?:y|ical)(?:\s+of)?|"
+    r"\b(?:lay\s+out|walk\s+me\s+through|" + _SEQUENCE_PHRASES + r"|chronolog(?:y|ical)(?:\s+of)?|"
     r"(?:the\s+)?(?:news\s+)?coverage\s+of)\b", re.IGNORECASE)
 
 
