@@ -1,17 +1,18 @@
 """A BERT sentence encoder's forward pass in numpy, for questions.
 
-A question is a dozen tokens: through a 6-layer, 384-wide model (all-MiniLM-L6-v2) that is
-about 0.1 GFLOP, a few milliseconds of numpy. Loading torch and sentence-transformers to do
-it costs 10-15 s of imports per process, which is most of a cold ``assistant ask``. This
-module reads the same folder sentence-transformers does (``model.safetensors``,
-``tokenizer.json``, ``sentence_bert_config.json``, the pooling config) and computes the same
-vector: BERT with exact (erf) GELU, mean pooling over the tokens, L2 normalisation.
-``tests/test_bert.py`` checks it against sentence-transformers on the packaged model.
+A question is a dozen to a few dozen tokens: through a 6-layer, 384-wide model
+(all-MiniLM-L6-v2) that is 15-45 ms of numpy on one thread here, what torch takes too.
+Loading torch and sentence-transformers to do it costs 10-15 s of imports per process, which
+was most of a cold ``assistant ask``. This module reads the same folder sentence-transformers
+does (``model.safetensors``, ``tokenizer.json``, ``sentence_bert_config.json``, the pooling
+config) and computes the same vector: BERT with erf GELU, mean pooling over the tokens, L2
+normalisation. ``tests/test_embedding.py`` checks it against sentence-transformers on the
+packaged model.
 
 Deliberately left out: batching with padding (questions are encoded one by one), other
-poolings than mean, other architectures than BERT (``load`` raises ``ValueError`` for them,
-and the caller falls back to sentence-transformers), and indexing: passages are encoded in
-batches by sentence-transformers on every core (embedding.py).
+poolings than mean, other architectures than BERT (the constructor raises ``ValueError`` for
+them, and the caller falls back to sentence-transformers), and indexing: passages are encoded
+in batches by sentence-transformers on every core (embedding.py).
 """
 
 from __future__ import annotations
@@ -79,9 +80,11 @@ class BertEncoder:
         w = {k.removeprefix("bert."): v.astype(np.float32, copy=False) for k, v in w.items()}
         self.w = w
         self.dimension = int(config["hidden_size"])
-        # Linear layers as (in, out) matrices, so that x @ W needs no transpose per call.
+        # Linear layers as (in, out) matrices, so that x @ W needs no transpose per call
+        # (query, key and value are in _qkv below).
         self._t = {k: np.ascontiguousarray(v.T) for k, v in w.items()
-                   if k.endswith(".weight") and v.ndim == 2 and k.startswith("encoder.")}
+                   if k.endswith(".weight") and v.ndim == 2 and k.startswith("encoder.")
+                   and ".attention.self." not in k}
         # Query, key and value in one product (three small products cost three calls' overhead).
         self._qkv = []
         for i in range(self.layers):
