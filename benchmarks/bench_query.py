@@ -27,18 +27,6 @@ from _common import (BENCH, NEWSQA, WIKINEWS, WORK, RecordingEmbedder, fit_expon
                      require_datasets, scale_index, table)
 
 
-def chunks_collection_name(assistant) -> str:
-    index = assistant.index
-    name = getattr(index, "chunks_name", None)
-    names = index.chroma.names()
-    if name in names:
-        return name
-    cands = [n for n in names if n.startswith(index.prefix) and n.endswith("-chunks")]
-    if not cands:
-        raise SystemExit(f"no chunk collection found among {names}")
-    return cands[0]
-
-
 def naive_chain(assistant, folder):
     """The naive LangChain chain of ``assistant eval`` (evaluate.NaiveBaseline:
     RecursiveCharacterTextSplitter 1000/200, the same embedder, Chroma top 10, the best two
@@ -190,7 +178,6 @@ def main() -> None:
 
     xs = [r["chunks"] for r in results]
     exp_ours = fit_exponent(xs, [r["ours_p50"] for r in results])
-    exp_naive = float("nan")  # the naive chain runs at one size
     rows = []
     for n, r in enumerate(results):
         if n == 0:
