@@ -34,7 +34,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .lexical import term_alternatives, tokenize
-from .questions import REASON, QuestionAnalysis
+from .questions import REASON, TIME_UNITS, QuestionAnalysis
 
 __all__ = ["Weights", "ScoredSentence", "Candidate", "Evidence", "weigh_evidence", "passage_entities"]
 
@@ -215,6 +215,8 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
     wanted = set(focus) | {t for term in focus for alt in term_alternatives(term) for t in alt}
     head_stems = set(tokenize(question.head or "")) if weights.apposition else set()
     asked = _asked_terms(question)
+    time_unit = (set(tokenize(question.head)) if question.wh == "how many" and question.head in TIME_UNITS
+                 else set())
     # The focus terms an article holds across its retrieved passages (title included).
     article_terms: dict[str, set[str]] = {}
     for p in passages:
@@ -255,6 +257,10 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
                     # "Saturday" or "his later years".
                     if label in ("DATE", "TIME") and not _MONTH_OR_DIGIT_RE.search(cand_text):
                         quality *= 0.5
+                    # "How many minutes …" is answered by a length in minutes ("seventeen
+                    # minutes"), not by a clock time or a day the recogniser also calls TIME/DATE.
+                    if time_unit and not _measured_in(p.text, a, b, time_unit):
+                        continue
                     # … nor an age, which the recogniser also calls a DATE ("61-year-old").
                     if question.wh == "when" and _AGE_RE.search(cand_text):
                         continue
@@ -287,6 +293,16 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
     names = _names_found(question, passages, idf)
     return Evidence(sentences, candidates, support if focus else 1.0, typed_support if focus else 1.0,
                     names)
+
+
+def _measured_in(text: str, start: int, end: int, unit: set[str]) -> bool:
+    """The span names a number and the unit, or the unit follows it ("16" in "16 minutes")."""
+    span = text[start:end]
+    if not _NUMBER_RE.search(span):
+        return False
+    after = _WORD_RE.search(text, end)
+    return bool(unit & set(tokenize(span))) or bool(after and after.start() - end <= 1
+                                                   and unit & set(tokenize(after.group(0))))
 
 
 def _in_window(passage, window: tuple[str | None, str | None]) -> list[float]:
@@ -353,4 +369,20 @@ def _rank_candidates(sentences: list[ScoredSentence], passages, weights: Weights
             score = sent.score + weights.proximity * c.score + weights.support * max(support, 0.0)
             if key not in best or score > best[key].score:
                 best[key] = Candidate(c.text, c.label, c.passage, c.start, c.end, score)
+    # A name the recogniser cut short ("Andre" of "Andre Borschberg") is the fuller name.
+    people = [k for k, c in best.items() if c.label == "PERSON"]
+    for short in people:
+        fuller = [k for k in people if k != short and _part_of_name(short, k)]
+        if fuller:
+            keep = max(fuller, key=lambda k: best[k].score)
+            best[keep].score = max(best[keep].score, best[short].score)
+            del best[short]
+            people = [k for k in people if k != short]
     return sorted(best.values(), key=lambda c: -c.score)
+
+
+def _part_of_name(short: str, full: str) -> bool:
+    """``short`` is one word that opens or closes ``full`` ("andre" of "andre borschberg"; not
+    "jay leno" of "jay leno show", which the recogniser also calls a person)."""
+    a, b = short.split(), full.split()
+    return len(a) == 1 and len(b) > 1 and (b[0] == a[0] or b[-1] == a[0])

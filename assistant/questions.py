@@ -54,13 +54,15 @@ for _labels, _nouns in (
                   "engineer astronaut explorer climber businessman entrepreneur executive "
                   "minister secretary ambassador diplomat commissioner inspector sheriff "
                   "surgeon nurse patient resident citizen husband wife son daughter father "
-                  "mother brother sister friend member candidate nominee heir"),
+                  "mother brother sister friend member candidate nominee heir prisoner detainee "
+                  "hostage captive convict inmate"),
     (("ORG",), "company firm organization organisation party team club group agency newspaper "
                "paper university college school bank airline union band network channel court "
                "charity business corporation carrier manufacturer maker retailer brand publisher "
                "broadcaster station label ministry department institution journal magazine "
                "website newspaper insurer automaker carmaker supermarket chain operator "
-               "regulator watchdog council committee court agency orchestra"),
+               "regulator watchdog council committee court agency orchestra supplier provider "
+               "contractor"),
     (("GPE",), "city country state province town capital nation village county suburb "
                "municipality"),
     (("GPE", "LOC", "FAC"), "region place location "
@@ -79,10 +81,14 @@ for _labels, _nouns in (
     (("LAW",), "law act bill treaty"),
     (("EVENT",), "event tournament championship competition war battle storm hurricane"),
     (("WORK_OF_ART",), "film movie book song album novel painting show"),
-    (("PRODUCT",), "product vehicle car aircraft plane ship device phone"),
+    (("PRODUCT",), "product vehicle car aircraft plane ship device phone shuttle spacecraft "
+                   "model"),
 ):
     for _noun in _nouns.split():
         TYPE_NOUNS.setdefault(_noun, _labels)
+
+# Units a "how many" question counts time in.
+TIME_UNITS = frozenset("second minute hour day night week month year decade century".split())
 
 # Words that make "how much" a question about money ("how much did it cost").
 MONEY_WORDS = frozenset("""cost costs costing pay paid pays paying spend spent spending price priced
@@ -132,13 +138,24 @@ class QuestionAnalysis:
 
 def _lexicon_head(token) -> str | None:
     lemma = token.lemma_.lower()
-    if lemma in ("name", "kind", "type", "sort"):
+    if lemma in ("name", "kind", "type", "sort", "title"):
         for child in token.children:
             if child.dep_ == "prep" and child.lower_ == "of":
                 for pobj in child.children:
                     if pobj.dep_ == "pobj":
                         return pobj.lemma_.lower()
     return lemma
+
+
+def _measured_noun(tokens, at: int) -> str | None:
+    """The noun of "how many/much [adjectives] <noun>" ("how many *passengers*", "how much
+    toxic red *mud*"), or None when no noun follows at once ("how much did it cost")."""
+    for token in tokens[at:at + 4]:
+        if token.pos_ == "NOUN":
+            return token.lemma_.lower()
+        if token.pos_ not in ("ADJ",) and token.dep_ not in ("amod", "compound"):
+            return None
+    return None
 
 
 def _copula_noun(tokens, wh_index: int) -> str | None:
@@ -240,6 +257,11 @@ def _classify(doc) -> tuple[str, tuple[str, ...], str | None]:
         if word == "how":
             if nxt == "much":
                 rest = {t.lower_ for t in tokens[i + 2:]}
+                # "how much oil leaked", "how much cannabis can a patient buy": a noun right
+                # after "much" is what is measured, so a quantity first, whatever the verb.
+                stuff = _measured_noun(tokens, i + 2)
+                if stuff and stuff not in MONEY_WORDS and stuff not in PERCENT_WORDS:
+                    return "how much", ("QUANTITY", "MONEY", "PERCENT"), None
                 if rest & MONEY_WORDS:
                     return "how much", ("MONEY",), None
                 if rest & PERCENT_WORDS:
@@ -247,9 +269,13 @@ def _classify(doc) -> tuple[str, tuple[str, ...], str | None]:
                 return "how much", AMOUNTS, None
             if nxt == "many":
                 # "how many dollars/percent …" ask for money or a share, not a count.
-                unit = tokens[i + 2].lemma_.lower() if i + 2 < len(tokens) else ""
+                unit = _measured_noun(tokens, i + 2)
                 if unit in TYPE_NOUNS and TYPE_NOUNS[unit] in (("MONEY",), ("PERCENT",)):
                     return "how many", TYPE_NOUNS[unit], unit
+                # "how many minutes/years …": a length of time ("seventeen minutes", which the
+                # recogniser calls TIME, "fifteen years", a DATE), counted.
+                if unit in TIME_UNITS:
+                    return "how many", ("CARDINAL", "TIME", "DATE", "QUANTITY"), unit
                 return "how many", COUNTS, None
             if nxt in HOW_TYPES:
                 return "how", HOW_TYPES[nxt], None

@@ -144,6 +144,34 @@ def test_weigh_evidence_count_without_a_number_is_no_answer():
     assert texts == ["88"]
 
 
+def test_weigh_evidence_how_many_minutes_takes_a_length_in_minutes_only():
+    text = ("A fan fell 30 feet from the concourse at 8 p.m. on Tuesday night. "
+            "Play was stopped and suspended for 16 minutes while medics worked.")
+    p = passage(text, pid="unit")
+    at = text.index
+    # Stored entities as the index keeps them (the recogniser's labels for such spans).
+    p.chunk.annotations = {"entities": [[at("30 feet"), at("30 feet") + 7, "QUANTITY"],
+                                        [at("8 p.m."), at("8 p.m.") + 6, "TIME"],
+                                        [at("Tuesday"), at("Tuesday") + 7, "DATE"],
+                                        [at("16"), at("16") + 2, "CARDINAL"]]}
+    asks = analyze("How many minutes was the game stopped after the fan fell?")
+    assert asks.head == "minute" and "TIME" in asks.answer_types
+    texts = [c.text for c in weigh_evidence(asks, [p], idf_of(asks), Weights()).candidates]
+    assert texts == ["16"]  # followed by "minutes"; not a height, a clock time or a day
+
+
+def test_weigh_evidence_one_word_name_is_the_fuller_name_of_the_passages():
+    text = ("Andre flew the plane through the night. "
+            "Pilot Andre Borschberg landed the Solar Impulse plane after 26 hours in the air.")
+    p = passage(text, sims=[0.9, 0.5], pid="name")
+    at = text.index
+    p.chunk.annotations = {"entities": [[0, 5, "PERSON"],
+                                        [at("Andre Borschberg"), at("Andre Borschberg") + 16, "PERSON"]]}
+    asks = analyze("Who flew the Solar Impulse plane for 26 hours?")
+    texts = [c.text for c in weigh_evidence(asks, [p], idf_of(asks), Weights()).candidates]
+    assert texts[0] == "Andre Borschberg" and "Andre" not in texts
+
+
 def test_weigh_evidence_question_window_prefers_sentences_of_that_period():
     no_event = {"event_dates": [None]}  # as the index stores them: no day named in the sentence
     old = FakeChunk("w-old", "old", "Chelsea lost 2-0 at home to Aston Villa and were booed off.",
