@@ -100,6 +100,32 @@ class Article:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def full(self) -> "Article":
+        """The article with its text (an ``ArticleStub`` parses its file for it)."""
+        return self
+
+
+@dataclass
+class ArticleStub(Article):
+    """An article of a file unchanged since the last build, known from that build's parse
+    (``LoadReport.files``) without its text: a re-index after one new file parses that file
+    only. ``full()`` parses the file when the text is needed after all (a version the index
+    does not hold, a story signature not cached)."""
+
+    known_text_hash: str = ""
+    file: str = ""  # the corpus file it came from (path without "#n")
+
+    @property
+    def text_hash(self) -> str:
+        return self.known_text_hash
+
+    def full(self) -> Article:
+        root, today, limits = self._origin  # set by load_articles
+        for article in parse_file(root / self.file, self.file, today=today, limits=limits):
+            if article.id == self.id:
+                return article
+        raise ArticleError(self.file, f"no longer holds article {self.id} (changed while indexing)")
+
 
 @dataclass
 class Problem:
@@ -118,16 +144,28 @@ class LoadReport:
     articles: list[Article] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)  # not indexed, with the reason
     warnings: list[Problem] = field(default_factory=list)  # indexed, with a caveat
+    # Per file that gave articles: what its parse gave, without texts (``known`` of the next
+    # load_articles of the same, unchanged file).
+    files: dict[str, dict] = field(default_factory=dict)
+
+
+def parse_key(today: dt.date | None, limits: ParseLimits | None) -> str:
+    """What a file's parse depends on besides its bytes: the day (dates in the future are
+    dropped) and the bounds."""
+    return f"{(today or dt.date.today()).isoformat()} {limits}"
 
 
 def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
                   prefer: set[str] | frozenset = frozenset(), *,
-                  limits: ParseLimits | None = DEFAULT_LIMITS) -> LoadReport:
+                  limits: ParseLimits | None = DEFAULT_LIMITS,
+                  known: dict[str, dict] | None = None) -> LoadReport:
     """Read every article under corpus_dir (recursively); never raises for one bad file.
 
     Of articles with the same text, the one whose path is in ``prefer`` (the copy already
     indexed) is kept, else the first by path; the others are reported as duplicates.
-    ``limits`` bounds each file's parse (None: in-process, unbounded).
+    ``limits`` bounds each file's parse (None: in-process, unbounded). ``known``: per file
+    the caller knows to be unchanged, its ``LoadReport.files`` entry of an earlier load with
+    the same ``parse_key``; those files are not read and give ``ArticleStub``s.
     """
     root = Path(corpus_dir)
     if not root.exists():
@@ -136,21 +174,45 @@ def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
         raise CorpusError(f"corpus path {str(root)!r} is not a folder")
     report = LoadReport()
     loaded: list[Article] = []
-    for path in _walk(root):
-        rel = path.relative_to(root).as_posix()
-        if path.suffix.lower() not in EXTENSIONS:
+    for full_path, rel in _walk(root):
+        suffix = os.path.splitext(rel)[1]
+        if suffix.lower() not in EXTENSIONS:
             report.skipped.append(
-                Problem(rel, f"unsupported file type {path.suffix or '(none)'!r}; "
+                Problem(rel, f"unsupported file type {suffix or '(none)'!r}; "
                         f"supported: {', '.join(EXTENSIONS)}")
             )
             continue
+        summary = (known or {}).get(rel)
+        if summary is not None:
+            for d in summary["articles"]:
+                stub = ArticleStub(**d, text="")
+                stub._origin = (root, today, limits)
+                loaded.append(stub)
+            report.skipped.extend(Problem(**p) for p in summary["skipped"])
+            report.warnings.extend(Problem(**p) for p in summary["warnings"])
+            report.files[rel] = summary
+            continue
+        own = LoadReport()
         try:
-            loaded.extend(parse_file(path, rel, report, today=today, limits=limits))
+            got = parse_file(Path(full_path), rel, own, today=today, limits=limits)
         except ArticleError as exc:
-            report.skipped.append(Problem(exc.path, exc.reason))
+            got = []
+            own.skipped.append(Problem(exc.path, exc.reason))
         except Exception as exc:  # one bad file never stops a build (RecursionError, a parser bug)
             log.exception("%s: unexpected error while reading it", rel)
-            report.skipped.append(Problem(rel, f"cannot read it ({type(exc).__name__}: {exc})"[:300]))
+            got = []
+            own.skipped.append(Problem(rel, f"cannot read it ({type(exc).__name__}: {exc})"[:300]))
+        loaded.extend(got)
+        report.skipped.extend(own.skipped)
+        report.warnings.extend(own.warnings)
+        # Only files that gave articles are remembered: a file that could not be read (its
+        # permissions, say, which change no size or mtime) is tried again on every build.
+        if got:
+            report.files[rel] = {
+                "articles": [{**{k: v for k, v in a.to_dict().items() if k != "text"},
+                              "known_text_hash": a.text_hash, "file": rel} for a in got],
+                "skipped": [p.to_dict() for p in own.skipped],
+                "warnings": [p.to_dict() for p in own.warnings]}
     keeper: dict[str, Article] = {}
     for article in loaded:
         first = keeper.get(article.text_hash)
@@ -166,11 +228,16 @@ def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
 
 
 def _walk(root: Path):
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    """(path, path relative to root with "/") of every non-hidden file, sorted; strings, as
+    pathlib's parsing cost more than the rest of reading 2,000 unchanged files."""
+    top = os.fspath(root)
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
         for name in sorted(filenames):
             if not name.startswith("."):
-                yield Path(dirpath) / name
+                yield os.path.join(dirpath, name), prefix + name
 
 
 def parse_file(path: Path, rel: str, report: LoadReport | None = None,

@@ -33,9 +33,9 @@ import numpy as np
 
 from .chunking import Chunk, split_article
 from .config import Settings
-from .corpus import Article, Problem, load_articles
+from .corpus import Article, Problem, load_articles, parse_key
 from .parseworker import ParseLimits
-from .errors import CorpusError
+from .errors import ArticleError, CorpusError
 from .lexical import terms_text
 from .store import Store, pack_vectors
 from .syndication import is_current as stories_current
@@ -91,20 +91,24 @@ def scan_files(root: Path) -> dict[str, tuple[int, int]]:
     """{relative path: (size, mtime_ns)} of every non-hidden file under root (what
     corpus.load_articles walks)."""
     out = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    top = os.fspath(root)
+    # Strings, not Path objects: pathlib's parsing was a third of a re-index of one new file.
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
         for name in filenames:
             if not name.startswith("."):
-                path = Path(dirpath) / name
+                path = os.path.join(dirpath, name)
                 try:
-                    st = path.stat()
+                    st = os.stat(path)
                 except OSError as exc:
                     # Kept (as -1, -1): a link loop or a link to nowhere is a change the build
                     # must read, so that the report names it.
                     log.info("cannot stat %s: %s", path, exc)
-                    out[path.relative_to(root).as_posix()] = (-1, -1)
+                    out[prefix + name] = (-1, -1)
                     continue
-                out[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+                out[prefix + name] = (st.st_size, st.st_mtime_ns)
     return out
 
 
@@ -154,7 +158,10 @@ class Indexer:
             # Read once: this build holds the writer lock, so they stay as read until it writes.
             records = store.committed(partial=True)
             indexed = {r.get("path") for r in records.values()}
-            loaded = load_articles(corpus_dir, prefer=indexed, limits=limits)
+            saved, _ = store.manifest()
+            key = parse_key(None, limits)
+            known = self._known(corpus_dir, files, saved, key)
+            loaded = load_articles(corpus_dir, prefer=indexed, limits=limits, known=known)
             if not loaded.articles:
                 reasons = "; ".join(str(p) for p in loaded.skipped[:5])
                 raise CorpusError(
@@ -171,14 +178,31 @@ class Indexer:
             self._group(loaded.articles)
             self._apply(loaded.articles, report, progress, records)
             store.drop_superseded_collections()
-            shas = {rel: _sha(corpus_dir / rel) for rel in files}
+            # A file whose size and mtime did not move keeps its hash (read only the others).
+            shas = {rel: saved[rel][2] if rel in saved and saved[rel][:2] == files[rel]
+                    else _sha(corpus_dir / rel) for rel in files}
             store.save_manifest({rel: (*files[rel], shas[rel]) for rel in files}, {
                 "generation": store.generation(max_age=0), "fp": store.fp,
                 "articles": report.articles, "chunks": report.chunks,
                 "skipped": [p.to_dict() for p in report.skipped],
-                "warnings": [p.to_dict() for p in report.warnings]})
+                "warnings": [p.to_dict() for p in report.warnings]},
+                parsed={rel: {**summary, "key": key, "sha": shas[rel]}
+                        for rel, summary in loaded.files.items() if rel in shas})
             report.seconds = time.perf_counter() - started
             return report
+
+    def _known(self, corpus_dir: Path, files: dict[str, tuple[int, int]],
+               saved: dict[str, tuple[int, int, str]], key: str) -> dict[str, dict]:
+        """The saved parses (``Store.parsed``) still true of their files: same bytes as at the
+        last complete build (same size and mtime, or the same content hash), same parse key."""
+        known = {}
+        for rel, summary in self.store.parsed().items():
+            old = saved.get(rel)
+            if rel not in files or old is None or summary.get("key") != key or summary.get("sha") != old[2]:
+                continue
+            if files[rel] == old[:2] or (files[rel][0] == old[0] and _sha(corpus_dir / rel) == old[2]):
+                known[rel] = summary
+        return known
 
     def _group(self, articles: list[Article]) -> None:
         """Refresh the wire-copy groups (syndication.py); a failure costs the grouping only."""
@@ -243,7 +267,12 @@ class Indexer:
         report.removed = len(removed)
         # Removed articles: drop the commit record first; their chunks go with the orphans.
         store.uncommit(removed)
+        # The records as this build leaves them (it holds the writer lock: nobody else
+        # writes them), kept here rather than read back from Chroma.
+        gone = set(removed)
+        after = {aid: rec for aid, rec in committed.items() if aid not in gone}
 
+        todo = self._full(todo, report)
         planned = [(a, split_article(a, self.settings.chunk_chars, self.settings.chunk_overlap)) for a in todo]
         total = sum(len(c) for _, c in planned)
         done = 0
@@ -255,13 +284,13 @@ class Indexer:
             batch.append(item)
             size += len(item[1])
             if size >= self.settings.index_batch_chunks:
-                self._write_batch(batch, stored, report)
+                after.update(self._write_batch(batch, stored, report))
                 done += size
                 if progress:
                     progress(done, total)
                 batch, size = [], 0
         if batch:
-            self._write_batch(batch, stored, report)
+            after.update(self._write_batch(batch, stored, report))
             done += size
             if progress:
                 progress(done, total)
@@ -270,7 +299,7 @@ class Indexer:
         # whose version no article record commits. Deleted after the generation moved and
         # this process's readers of the previous snapshot finished (store.retire), so a
         # question answered across the commit still reads whole old versions.
-        committed = store.committed(partial=True)
+        committed = after
         stored = store.versions()
         orphans = [cid for aid, versions in stored.items() for h, ids in versions.items()
                    if committed.get(aid, {}).get("hash") != h for cid in ids]
@@ -281,8 +310,24 @@ class Indexer:
             "chunk_overlap": self.settings.chunk_overlap})
         store.retire(orphans)
 
+    @staticmethod
+    def _full(articles: list[Article], report: IndexReport) -> list[Article]:
+        """The articles with their texts: an unchanged file's article that must be written
+        after all (its chunks went missing) is parsed now; one its file no longer holds is
+        reported and left for the next build."""
+        out = []
+        for article in articles:
+            try:
+                out.append(article.full())
+            except ArticleError as exc:
+                log.warning("%s: %s", exc.path, exc.reason)
+                report.warnings.append(Problem(exc.path, exc.reason))
+        return out
+
     def _write_batch(self, batch: list[tuple[Article, list[Chunk]]], stored: dict,
-                     report: IndexReport) -> None:
+                     report: IndexReport) -> dict[str, dict]:
+        """Embed and write the batch's chunks, then commit its articles; returns the article
+        records committed."""
         # Reuse vectors of chunks whose embedded text did not change (edits, metadata-only
         # changes) and embed identical texts once. One forward pass per chunk gives its
         # vector and its sentences' in-context vectors (late chunking, see embedding.py).
@@ -321,11 +366,13 @@ class Indexer:
         if self.crash:
             self.crash("written", self._batches_written)
         # Commit point: each article record names the version whose chunks are now complete.
-        store.commit({a.id: _article_meta(a, len(chunks)) for a, chunks in batch})
+        records = {a.id: _article_meta(a, len(chunks)) for a, chunks in batch}
+        store.commit(records)
         if self.crash:
             self.crash("committed", self._batches_written)
         for a, chunks in batch:
             stored.setdefault(a.id, {})[a.hash] = [c.id for c in chunks]
+        return records
 
     def _annotate(self, article: Article, chunks: list[Chunk]) -> list[dict | None]:
         if self.annotator is None:

@@ -170,6 +170,7 @@ CREATE INDEX IF NOT EXISTS chunks_version ON chunks(article_id, hash);
 CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
     sha TEXT);
+CREATE TABLE IF NOT EXISTS parsed(path TEXT PRIMARY KEY, summary TEXT);
 """
 
 _ROW_COLUMNS = ("id", "article_id", "hash", "text_hash", "idx", "start", "end", "title", "source",
@@ -696,12 +697,29 @@ class Store:
         row = conn.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
         return files, (json.loads(row[0]) if row else {})
 
-    def save_manifest(self, files: dict[str, tuple[int, int, str]], facts: dict) -> None:
+    def parsed(self) -> dict[str, dict]:
+        """{path: what the last complete build's parse of that file gave, without texts}
+        (corpus.LoadReport.files, with its parse_key), saved with the manifest."""
+        conn = self.side.writer()
+        out = {}
+        for path, summary in conn.execute("SELECT path, summary FROM parsed"):
+            try:
+                out[path] = json.loads(summary)
+            except ValueError as exc:  # the file is parsed again
+                log.warning("ignoring the saved parse of %s: %s", path, exc)
+        return out
+
+    def save_manifest(self, files: dict[str, tuple[int, int, str]], facts: dict,
+                      parsed: dict[str, dict] | None = None) -> None:
         with self.side.transaction() as conn:
             conn.execute("DELETE FROM files")
             conn.executemany("INSERT INTO files VALUES (?, ?, ?, ?)",
                              [(p, *v) for p, v in files.items()])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(facts),))
+            if parsed is not None:
+                conn.execute("DELETE FROM parsed")
+                conn.executemany("INSERT INTO parsed VALUES (?, ?)",
+                                 [(p, json.dumps(v)) for p, v in parsed.items()])
 
     # -- collection ownership -------------------------------------------------------------
     def owned(self) -> list[str]:

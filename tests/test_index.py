@@ -156,3 +156,57 @@ def test_build_index_no_change_run_parses_nothing(make_assistant, tmp_path, monk
     monkeypatch.undo()
     write(tmp_path / "corpus" / "b.txt", STORY_B)
     assert assistant.build_index().added == 1
+
+
+def test_build_index_one_new_file_parses_only_that_file(make_assistant, tmp_path, monkeypatch):
+    import assistant.corpus as corpus_module
+
+    corpus = tmp_path / "corpus"
+    write(corpus / "a.txt", STORY_A)
+    write(corpus / "b.md", "---\ntitle: Budget\nsource: Gazette\n---\n" + STORY_B)
+    write(corpus / "bad.json", "{oops")
+    assistant = make_assistant()
+    assistant.build_index()
+    parsed = []
+    real = corpus_module.parse_file
+    monkeypatch.setattr(corpus_module, "parse_file",
+                        lambda path, rel, *a, **k: parsed.append(rel) or real(path, rel, *a, **k))
+    write(corpus / "c.txt", STORY_C)
+    report = assistant.build_index()
+    # The new file, and the one that could not be read (tried on every build); not a or b.
+    assert sorted(parsed) == ["bad.json", "c.txt"]
+    assert (report.added, report.unchanged, report.articles) == (1, 2, 3)
+    assert [p.path for p in report.skipped] == ["bad.json"]
+    assert chunk_counts(assistant) == {"a.txt": 1, "b.md": 1, "c.txt": 1}
+    # Same size, same mtime, other bytes: the content hash of a touched file is what counts,
+    # so a file whose stat moved is read again; one whose stat did not is trusted.
+    parsed.clear()
+    text = STORY_A.replace("Monday", "Sunday")
+    st = (corpus / "a.txt").stat()
+    write(corpus / "a.txt", text)
+    import os
+    os.utime(corpus / "a.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    report = assistant.build_index()
+    assert "a.txt" in parsed and "b.md" not in parsed
+    assert report.updated == 1
+    assert "Sunday" in " ".join(c.text for c in assistant.store.fetch(assistant.store.chunk_ids()).values())
+
+
+def test_build_index_unchanged_file_with_missing_chunks_is_parsed_and_rewritten(make_assistant, tmp_path):
+    corpus = tmp_path / "corpus"
+    write(corpus / "a.txt", STORY_A)
+    write(corpus / "b.txt", STORY_B)
+    assistant = make_assistant()
+    assistant.build_index()
+    # A's chunks vanish (a crash between writes, a hand-edited store): its file did not
+    # change, so the build knows it only from the saved parse, and must read it after all.
+    [victim] = [cid for cid, c in assistant.store.fetch(assistant.store.chunk_ids()).items()
+                if c.article_id == next(aid for aid, r in assistant.store.committed().items()
+                                        if r["path"] == "a.txt")]
+    with assistant.store.writer(), assistant.store.writing():
+        assistant.store.delete_chunks([victim])
+    write(corpus / "c.txt", STORY_C)  # a change, so the build is not a no-change run
+    report = assistant.build_index()
+    assert report.added == 1 and report.updated == 1
+    texts = " ".join(c.text for c in assistant.store.fetch(assistant.store.chunk_ids()).values())
+    assert "harbour reopened" in texts
