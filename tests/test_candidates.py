@@ -172,6 +172,23 @@ def test_weigh_evidence_one_word_name_is_the_fuller_name_of_the_passages():
     assert texts[0] == "Andre Borschberg" and "Andre" not in texts
 
 
+def test_weigh_evidence_name_of_the_wrong_kind_counts_beside_the_head_noun():
+    text = ("Kurt Westergaard drew the cartoon in 2005. "
+            "It ran in the Danish newspaper Jyllands-Posten and angered many readers.")
+    p = passage(text, pid="relabel")
+    at = text.index
+    # The recogniser's labels for this sentence: the newspaper a PERSON (as it tags it).
+    p.chunk.annotations = {"entities": [[0, 15, "PERSON"], [at("Danish"), at("Danish") + 6, "NORP"],
+                                        [at("Jyllands-Posten"), at("Jyllands-Posten") + 15, "PERSON"]]}
+    asks = analyze("Which newspaper printed the cartoon?")
+    assert asks.answer_types == ("ORG",)
+    texts = [c.text for c in weigh_evidence(asks, [p], idf_of(asks), Weights()).candidates]
+    # Westergaard is a PERSON too, but nowhere near "newspaper": no answer to "which newspaper".
+    assert texts == ["Jyllands-Posten"]
+    off = [c.text for c in weigh_evidence(asks, [p], idf_of(asks), Weights(relabel=0.0)).candidates]
+    assert off == []
+
+
 def test_weigh_evidence_question_window_prefers_sentences_of_that_period():
     no_event = {"event_dates": [None]}  # as the index stores them: no day named in the sentence
     old = FakeChunk("w-old", "old", "Chelsea lost 2-0 at home to Aston Villa and were booed off.",
