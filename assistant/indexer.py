@@ -156,7 +156,7 @@ class Indexer:
             store.sync_side()
             exists = store.articles_name in store.chroma.names()
             # Read once: this build holds the writer lock, so they stay as read until it writes.
-            records = store.committed(partial=True)
+            records = store.build_records()
             indexed = {r.get("path") for r in records.values()}
             saved, _ = store.manifest()
             key = parse_key(None, limits)
@@ -176,7 +176,7 @@ class Indexer:
             # Story groups first, so articles are grouped from the moment they are visible
             # (readers ignore groups of articles their snapshot does not hold).
             self._group(loaded.articles)
-            self._apply(loaded.articles, report, progress, records)
+            after = self._apply(loaded.articles, report, progress, records)
             store.drop_superseded_collections()
             # A file whose size and mtime did not move keeps its hash (read only the others).
             shas = {rel: saved[rel][2] if rel in saved and saved[rel][:2] == files[rel]
@@ -187,7 +187,8 @@ class Indexer:
                 "skipped": [p.to_dict() for p in report.skipped],
                 "warnings": [p.to_dict() for p in report.warnings]},
                 parsed={rel: {**summary, "key": key, "sha": shas[rel]}
-                        for rel, summary in loaded.files.items() if rel in shas})
+                        for rel, summary in loaded.files.items() if rel in shas},
+                records=after)
             report.seconds = time.perf_counter() - started
             return report
 
@@ -241,12 +242,13 @@ class Indexer:
             warnings=[Problem(**p) for p in facts.get("warnings", [])])
 
     def _apply(self, articles: list[Article], report: IndexReport,
-               progress: Callable[[int, int], None] | None, committed: dict[str, dict]) -> None:
+               progress: Callable[[int, int], None] | None, committed: dict[str, dict]) -> dict[str, dict]:
+        """Write what changed; returns the article records as the store now holds them."""
         with self.store.writing():
-            self._apply_locked(articles, report, progress, committed)
+            return self._apply_locked(articles, report, progress, committed)
 
     def _apply_locked(self, articles: list[Article], report: IndexReport,
-                      progress: Callable[[int, int], None] | None, committed: dict[str, dict]) -> None:
+                      progress: Callable[[int, int], None] | None, committed: dict[str, dict]) -> dict[str, dict]:
         store = self.store
         stored = store.versions()  # article_id -> {hash: [chunk ids]}
 
@@ -309,6 +311,7 @@ class Indexer:
             "embedder": self.embedder.name, "chunk_chars": self.settings.chunk_chars,
             "chunk_overlap": self.settings.chunk_overlap})
         store.retire(orphans)
+        return committed
 
     @staticmethod
     def _full(articles: list[Article], report: IndexReport) -> list[Article]:

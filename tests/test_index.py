@@ -210,3 +210,28 @@ def test_build_index_unchanged_file_with_missing_chunks_is_parsed_and_rewritten(
     assert report.added == 1 and report.updated == 1
     texts = " ".join(c.text for c in assistant.store.fetch(assistant.store.chunk_ids()).values())
     assert "harbour reopened" in texts
+
+
+def test_build_records_side_copy_equals_chroma_until_a_build_begins_writing(make_assistant, tmp_path, monkeypatch):
+    write(tmp_path / "corpus" / "a.txt", STORY_A)
+    write(tmp_path / "corpus" / "b.txt", STORY_B)
+    assistant = make_assistant()
+    assistant.build_index()
+    store = assistant.store
+    truth = store.committed(partial=True)
+    assert len(truth) == 2
+    if not store.server:  # embedded: the copy is read, Chroma is not asked
+        monkeypatch.setattr(store, "committed", lambda partial=False: pytest.fail("read from Chroma"))
+    assert store.build_records() == truth
+    monkeypatch.undo()
+    # A build (of a new file) that removed a record and died before it completed: the copy
+    # is stale now.
+    write(tmp_path / "corpus" / "c.txt", STORY_C)
+    victim = next(iter(truth))
+    with store.writer(), store.writing():
+        store.uncommit([victim])
+    assert set(store.build_records()) == set(truth) - {victim}
+    # The next complete build repairs the index and leaves a true copy again.
+    report = assistant.build_index()
+    assert report.added == 2  # c.txt, and the article whose record the dead build removed
+    assert store.build_records() == store.committed(partial=True) and len(store.build_records()) == 3
