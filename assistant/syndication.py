@@ -91,7 +91,6 @@ def group(signatures: dict[str, np.ndarray], threshold: float = THRESHOLD) -> di
         # Articles sharing one band of rows are candidates (numpy finds the shared bands of
         # all articles at once); each candidate pair is then checked against the threshold
         # on the whole signature.
-        pairs: set[tuple[int, int]] = set()
         n = len(keys)
         bands = matrix[:, :BANDS * ROWS].reshape(n, BANDS, ROWS)
         # One number per (article, band): a band's rows mixed (wrapping multiplication); two
@@ -102,20 +101,29 @@ def group(signatures: dict[str, np.ndarray], threshold: float = THRESHOLD) -> di
                 mixed = mixed * np.uint64(0x9E3779B97F4A7C15) ^ bands[:, :, r]
         band_of = np.broadcast_to(np.arange(BANDS), (n, BANDS)).ravel()
         article_of = np.broadcast_to(np.arange(n)[:, None], (n, BANDS)).ravel()
-        flat = mixed.ravel()
-        order = np.lexsort((article_of, flat, band_of))
-        same = (flat[order][1:] == flat[order][:-1]) & (band_of[order][1:] == band_of[order][:-1])
-        # Runs of equal (band, value): the articles of one bucket.
-        starts = np.flatnonzero(np.diff(np.concatenate(([False], same, [False])).astype(np.int8)) == 1)
-        ends = np.flatnonzero(np.diff(np.concatenate(([False], same, [False])).astype(np.int8)) == -1)
-        for a, b in zip(starts, ends):
-            members = sorted(set(article_of[order][a:b + 1].tolist()))
-            pairs.update((x, y) for i, x in enumerate(members) for y in members[i + 1:])
-        for a, b in sorted(pairs):
-            if np.count_nonzero(matrix[a] == matrix[b]) / matrix.shape[1] >= threshold:
-                ra, rb = find(a), find(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
+        order = np.lexsort((article_of, mixed.ravel(), band_of))
+        value, band, article = mixed.ravel()[order], band_of[order], article_of[order]
+        same = (value[1:] == value[:-1]) & (band[1:] == band[:-1])
+        # Runs of equal (band, value): the articles of one bucket; every pair inside a run is
+        # a candidate, coded x * n + y (x < y) so that a pair found in several bands counts once.
+        # An article has one value per band, so a run holds each article once, in order.
+        edges = np.diff(np.concatenate(([False], same, [False])).astype(np.int8))
+        starts = np.flatnonzero(edges == 1)
+        lengths = np.flatnonzero(edges == -1) - starts + 1
+        codes = []
+        for length in np.unique(lengths).tolist():  # runs of one length at once
+            members = article[starts[lengths == length][:, None] + np.arange(length)].astype(np.int64)
+            i, j = np.triu_indices(length, 1)
+            codes.append((members[:, i] * n + members[:, j]).ravel())
+        if codes:
+            code = np.unique(np.concatenate(codes))
+            for start in range(0, len(code), 65536):  # the check in slices: bounded memory
+                x, y = np.divmod(code[start:start + 65536], n)
+                alike = np.count_nonzero(matrix[x] == matrix[y], axis=1) >= threshold * matrix.shape[1]
+                for a, b in zip(x[alike].tolist(), y[alike].tolist()):
+                    ra, rb = find(a), find(b)
+                    if ra != rb:
+                        parent[max(ra, rb)] = min(ra, rb)
     return {k: keys[find(i)] for i, k in enumerate(keys)}
 
 

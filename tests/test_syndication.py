@@ -35,6 +35,41 @@ def test_group_wire_copies_together_other_story_apart():
     assert groups["d"] == "d"
 
 
+def _group_by_definition(signatures, threshold=THRESHOLD):
+    """The banded relation written out pair by pair: two articles sharing all rows of one
+    band, whose signatures agree on at least threshold of their values, are one story."""
+    from assistant.syndication import BANDS, ROWS
+
+    keys = sorted(signatures)
+    story = {k: k for k in keys}
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            x, y = signatures[a], signatures[b]
+            banded = any((x[k * ROWS:(k + 1) * ROWS] == y[k * ROWS:(k + 1) * ROWS]).all() for k in range(BANDS))
+            if banded and (x == y).mean() >= threshold:
+                old, new = max(story[a], story[b]), min(story[a], story[b])
+                story = {k: (new if s == old else s) for k, s in story.items()}
+    return story
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_group_equals_banded_relation_pair_by_pair(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**63, size=(40, 128), dtype=np.uint64)
+    signatures = {}
+    for i in range(40):
+        for copy in range(int(rng.integers(1, 5))):  # 1-4 copies, each with its own edits
+            sig = base[i].copy()
+            edited = rng.random(128) < rng.uniform(0.0, 0.9)
+            sig[edited] = rng.integers(0, 2**63, size=int(edited.sum()), dtype=np.uint64)
+            signatures[f"s{i:02d}-{copy}"] = sig
+    got = group(signatures)
+    assert got == _group_by_definition(signatures)
+    assert 1 < len(set(got.values())) < len(got)  # some copies grouped, not all in one
+
+
 def test_stories_others_lists_other_copies_oldest_first():
     articles = {"a": {"title": "T", "source": "A", "date": "2026-11-02", "url": "http://a/x"},
                 "b": {"title": "T", "source": "B", "date": "2026-11-01", "url": None},
