@@ -3,17 +3,23 @@
 Incremental by content hash and idempotent (the commit rule is in store.py). A run first
 compares the corpus files with the manifest of the last complete build (path, size,
 mtime, content hash): when nothing changed it parses no article and reads no chunk. Any
-change runs the full comparison: every file is parsed, and only articles whose version
-hash is new are chunked and embedded; chunks whose embedded text did not change reuse
-their stored vectors, and identical texts are embedded once. A change of embedder or
+change runs the full comparison over every article, but only the changed files are parsed:
+each file's parse (its articles without their texts, and its problems) is saved with the
+manifest and stands for the file while its bytes and the parse key (the day, the bounds)
+are the same; an article of such a file whose chunks must be written after all is parsed
+then (``ArticleStub.full``). Only articles whose version hash is new are chunked and
+embedded; chunks whose embedded text did not change reuse their stored vectors, and
+identical texts are embedded once. The article records a build starts from are the side
+store's copy of Chroma's (``Store.build_records``). A change of embedder or
 chunking settings builds new collections beside the old ones (which keep serving until
 the new build is complete) and then drops the old ones (only those this deployment owns).
 
 ``annotator(article, chunks) -> list[dict]`` (one JSON-serialisable dict per chunk) runs
 whenever a chunk is written, also when its vectors are reused (an annotation may depend on
 the article's date, not only on the chunk's text); readers get it as
-``StoredChunk.annotations``. Left out: parsing only the changed files when some changed
-(duplicates are detected across the whole corpus, so every file is parsed then).
+``StoredChunk.annotations``. Left out: re-reading the saved parses of unchanged files
+(each build loads them all, about 40 ms for 2,300 files), and files that could not be read,
+which are tried again on every build.
 """
 
 from __future__ import annotations

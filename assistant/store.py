@@ -13,7 +13,9 @@ Layout, per settings fingerprint (embedder + chunking), for deployment ``<name>`
   (``news`` never touches ``news-eu-…``);
 - SQLite ``index_dir/side-<name>-<fp>[-<server>].sqlite3``: per chunk its passage, title,
   outlet, date, url, offsets, sentence spans, sentence vectors (int8 with a float16 scale
-  per row, a blob), annotations (JSON) and stemmed terms; plus the manifest of corpus files;
+  per row, a blob), annotations (JSON) and stemmed terms; plus the manifest of corpus files,
+  each file's last parse without texts, and a copy of the article records as the last
+  complete build left them (``build_records``; marked stale before a build writes);
 - tantivy ``index_dir/lexical-<name>-<fp>[-<server>]/``: BM25 over the chunks' terms
   (lexical.py), a derived copy of the side store's terms (rebuilt from them if it is lost).
 
