@@ -48,7 +48,9 @@ _WORD_RE = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
 # Reason markers, strongest first; the clause after the marker is the candidate answer.
 _REASON_RE = re.compile(
     r"\b(because of|because|due to|as a result of|owing to|caused by|in protest (?:at|against|over)|"
-    r"in order to|so that|in response to|citing|blamed|blaming|after|following|amid)\b\s+"
+    r"in order to|so that|in response to|in (?:reaction|retaliation|revenge) (?:to|for)|"
+    r"reaction to|as revenge for|on the grounds that|for fear of|in an? (?:bid|effort|attempt) to|"
+    r"so as to|citing|cited that|cited|blamed|blaming|after|following|amid)\b\s+"
     r"(.+?)(?=[,;:.!?]|\s+for\b|$)",
     re.IGNORECASE)
 # "due to run in September" is a schedule, not a cause: "due to" before a verb is skipped.
@@ -74,7 +76,10 @@ _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "PRODUCT", "WORK
 # A title before a name is not part of the answer to "who" ("Mr Harris" answers as "Harris").
 _HONORIFIC_RE = re.compile(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lord|Lady)\.?\s+(?=[A-Z])")
 _STRONG_REASONS = {"because of", "because", "due to", "as a result of", "owing to", "caused by",
-                   "in order to", "so that", "in response to", "citing", "blamed", "blaming"}
+                   "in order to", "so that", "in response to", "citing", "blamed", "blaming",
+                   "in reaction to", "in retaliation for", "in revenge for", "reaction to",
+                   "as revenge for", "on the grounds that", "for fear of", "in a bid to",
+                   "in an effort to", "in an attempt to", "so as to", "cited that", "cited"}
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,19 @@ def test_weigh_evidence_why_question_finds_reason_clause_not_schedule():
     assert evidence.candidates[0].text == "a norovirus outbreak"
 
 
+@pytest.mark.parametrize("sentence,reason", [
+    ("The militants attacked the crowd in retaliation for the expulsion of their fighters.",
+     "the expulsion of their fighters"),
+    ("Police said the crowd was attacked in reaction to the expulsion of the militants.",
+     "the expulsion of the militants"),
+    ("Arenas cited that he had young children at home.", "he had young children at home"),
+])
+def test_weigh_evidence_why_question_reads_general_causal_markers(sentence, reason):
+    asks = analyze("Why was the crowd attacked?")
+    evidence = weigh_evidence(asks, [passage(sentence, pid="why")], idf_of(asks), Weights())
+    assert [c.text for c in evidence.candidates][:1] == [reason]
+
+
 def test_weigh_evidence_focus_share_weights_terms_by_idf():
     asks = analyze("tram budget Riverton")
     p = passage("Riverton opened a new library. The tram is running late again.", sims=[0.5, 0.5])
