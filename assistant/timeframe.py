@@ -338,7 +338,8 @@ _LATEST_RE = re.compile(r"\b(latest|newest|most\s+recent|what[’']?s\s+new|rece
 # followed", "coverage of") say how to answer, not what about: kept in the search text they
 # reward articles that say "develop" or "timeline" over articles about X.
 _SEQUENCE_VERBS = (r"develop|developed|evolve|evolved|unfold|unfolded|progress|progressed|change|"
-                   r"changed|build\s+up|built\s+up|play\s+out|played\s+out|escalate|escalated")
+                   r"changed|build\s+up|built\s+up|play\s+out|played\s+out|escalate|escalated|"
+                   r"(?:stay|stayed|remain|remained)\s+in\s+the\s+(?:news|headlines)")
 # The verb ends its clause ("how did the strike develop over the summer"), unlike "how did
 # climate change affect farming", where "change" is part of the topic.
 _CLAUSE_END = (r"(?=\s*(?:$|[?.,;:!)]|(?:over|since|after|during|in|this|through|throughout|from|"
@@ -353,7 +354,9 @@ def _how_did(auxiliaries: str) -> str:
 
 # Phrases that ask for a sequence: they make a question a timeline and are not its topic.
 _SEQUENCE_PHRASES = (r"in\s+(?:date\s+)?order(?!\s+(?:to|for))|what\s+followed|step\s+by\s+step|"
-                     r"(?:the\s+)?(?:sequence|course)\s+of\s+events")
+                     r"(?:the\s+)?(?:sequence|course)\s+of\s+events|(?:the\s+)?story\s+so\s+far|"
+                     r"(?:the\s+)?key\s+(?:events|moments|developments)(?:\s+(?:of|in))?|"
+                     r"(?:the\s+)?history\s+of|over\s+time|recap(?:\s+of)?")
 # Chosen on the dev split of benchmarks/questions/temporal-qa: "in order", "what followed",
 # "build up" and "play out" name a sequence as plainly as "timeline" does.
 _TIMELINE_RE = re.compile(

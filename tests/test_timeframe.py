@@ -121,6 +121,12 @@ def test_event_dates_resolve_against_publication(sentence, published, expected):
     ("How did the council vote?", None),
     ("How did climate change affect farming?", None),  # "change" is the topic here
     ("How has the war changed since March?", "timeline"),
+    ("How did the singer stay in the news around her memoir?", "timeline"),
+    ("Give me the story so far on the ceasefire talks", "timeline"),
+    ("What is the history of the points deduction?", "timeline"),
+    ("Recap of the board crisis, please", "timeline"),
+    ("What were the key events in the sign-stealing scandal?", "timeline"),
+    ("How many people have died so far?", None),
 ])
 def test_temporal_intent(question, intent):
     assert temporal_intent(question) == intent
