@@ -249,6 +249,12 @@ def analyze(question: str) -> QuestionAnalysis:
 
 def _classify(doc) -> tuple[str, tuple[str, ...], str | None]:
     tokens = list(doc)
+    # "Name the ship from which …", "Identify the company that …": the imperative's object
+    # is what is asked, as in "which ship …" (a wh-word later in the sentence is not).
+    if len(tokens) > 2 and tokens[0].lower_ in ("name", "identify"):
+        head = _measured_noun(tokens, 2 if tokens[1].pos_ == "DET" else 1)
+        if head in TYPE_NOUNS:
+            return "what", TYPE_NOUNS[head], head
     for i, token in enumerate(tokens):
         word = token.lower_
         if word not in WH_WORDS:

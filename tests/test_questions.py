@@ -22,6 +22,8 @@ from assistant.questions import analyze
     ("Which prisoner did Russia release first?", "which", ("PERSON",)),
     ("Which fuel supplier refused to serve the airline?", "which", ("ORG",)),
     ("What is the title of the book that revealed the remarks?", "what", ("WORK_OF_ART",)),
+    # The imperative's object is asked, not the noun of a later "from which" clause.
+    ("Name the ship from which gunmen seized the seamen.", "what", ("PRODUCT",)),
     ("In which city did the bombing happen?", "which", ("GPE",)),
     ("Which Sudanese foreign ministry spokesman dismissed the warning?", "which", ("PERSON",)),
     ("In which journal did the team publish its research?", "which", ("ORG",)),
