@@ -241,3 +241,26 @@ def test_load_articles_small_json_parsed_once_then_from_cache(tmp_path, monkeypa
     write(tmp_path / "a.json", json.dumps({**record, "body": record["body"] + " Nets were mended."}))
     assert "Nets were mended." in load_articles(tmp_path).articles[0].text
     assert len(calls) == 2  # new content: parsed
+
+
+def test_load_articles_known_files_give_stubs_equal_to_a_parse_without_reading(tmp_path, monkeypatch):
+    import assistant.corpus as corpus_module
+    from assistant.corpus import ArticleStub
+
+    write(tmp_path / "a.txt", "Title: Harbour\nThe harbour reopened on Monday after storm damage.")
+    write(tmp_path / "feed.json", json.dumps([
+        {"title": "One", "body": "The first record of the feed.", "published_at": "2025-01-02"},
+        {"title": "Two", "body": "The second record of the feed.", "published_at": "2099-01-02"}]))
+    first = load_articles(tmp_path, today=TODAY, limits=None)
+    assert set(first.files) == {"a.txt", "feed.json"}
+    monkeypatch.setattr(corpus_module, "parse_file", lambda *a, **k: pytest.fail("parsed a known file"))
+    again = load_articles(tmp_path, today=TODAY, limits=None, known=first.files)
+    monkeypatch.undo()
+    assert all(isinstance(a, ArticleStub) for a in again.articles)
+    key = lambda a: (a.id, a.path, a.hash, a.text_hash, a.title, a.date, a.url)  # noqa: E731
+    assert [key(a) for a in again.articles] == [key(a) for a in first.articles]
+    # The file's problems come back too (the 2099 date is dropped with a warning).
+    assert [str(p) for p in again.warnings] == [str(p) for p in first.warnings] != []
+    # The text, when needed, is the file's parse.
+    full = [a.full() for a in again.articles]
+    assert [(a.id, a.text) for a in full] == [(a.id, a.text) for a in first.articles]
