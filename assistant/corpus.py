@@ -174,7 +174,7 @@ def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
         raise CorpusError(f"corpus path {str(root)!r} is not a folder")
     report = LoadReport()
     loaded: list[Article] = []
-    for full_path, rel in _walk(root):
+    for full_path, rel in walk_files(root):
         suffix = os.path.splitext(rel)[1]
         if suffix.lower() not in EXTENSIONS:
             report.skipped.append(
@@ -227,8 +227,9 @@ def load_articles(corpus_dir: str | Path, today: dt.date | None = None,
     return report
 
 
-def _walk(root: Path):
-    """(path, path relative to root with "/") of every non-hidden file, sorted; strings, as
+def walk_files(root: Path):
+    """(path, path relative to root with "/") of every non-hidden file, sorted, not following
+    links to folders: what load_articles reads and the indexer's manifest lists. Strings, as
     pathlib's parsing cost more than the rest of reading 2,000 unchanged files."""
     top = os.fspath(root)
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False):

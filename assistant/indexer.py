@@ -39,7 +39,7 @@ import numpy as np
 
 from .chunking import Chunk, split_article
 from .config import Settings
-from .corpus import Article, Problem, load_articles, parse_key
+from .corpus import Article, Problem, load_articles, parse_key, walk_files
 from .parseworker import ParseLimits
 from .errors import ArticleError, CorpusError
 from .lexical import terms_text
@@ -94,27 +94,18 @@ def crash_hook(settings: Settings) -> Callable[[str, int], None] | None:
 
 
 def scan_files(root: Path) -> dict[str, tuple[int, int]]:
-    """{relative path: (size, mtime_ns)} of every non-hidden file under root (what
-    corpus.load_articles walks)."""
+    """{relative path: (size, mtime_ns)} of every file corpus.load_articles walks."""
     out = {}
-    top = os.fspath(root)
-    # Strings, not Path objects: pathlib's parsing was a third of a re-index of one new file.
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        for name in filenames:
-            if not name.startswith("."):
-                path = os.path.join(dirpath, name)
-                try:
-                    st = os.stat(path)
-                except OSError as exc:
-                    # Kept (as -1, -1): a link loop or a link to nowhere is a change the build
-                    # must read, so that the report names it.
-                    log.info("cannot stat %s: %s", path, exc)
-                    out[prefix + name] = (-1, -1)
-                    continue
-                out[prefix + name] = (st.st_size, st.st_mtime_ns)
+    for path, rel in walk_files(root):
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            # Kept (as -1, -1): a link loop or a link to nowhere is a change the build
+            # must read, so that the report names it.
+            log.info("cannot stat %s: %s", path, exc)
+            out[rel] = (-1, -1)
+            continue
+        out[rel] = (st.st_size, st.st_mtime_ns)
     return out
 
 
