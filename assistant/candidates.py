@@ -392,15 +392,15 @@ def _rank_candidates(sentences: list[ScoredSentence], passages, weights: Weights
             score = sent.score + weights.proximity * c.score + weights.support * max(support, 0.0)
             if key not in best or score > best[key].score:
                 best[key] = Candidate(c.text, c.label, c.passage, c.start, c.end, score)
-    # A name the recogniser cut short ("Andre" of "Andre Borschberg") is the fuller name.
+    # A name the recogniser cut short ("Andre" of "Andre Borschberg") is the fuller name
+    # (only one-word names are merged, into names of several words, which stay).
     people = [k for k, c in best.items() if c.label == "PERSON"]
     for short in people:
-        fuller = [k for k in people if k != short and _part_of_name(short, k)]
+        fuller = [k for k in people if _part_of_name(short, k)]
         if fuller:
             keep = max(fuller, key=lambda k: best[k].score)
             best[keep].score = max(best[keep].score, best[short].score)
             del best[short]
-            people = [k for k in people if k != short]
     return sorted(best.values(), key=lambda c: -c.score)
 
 
