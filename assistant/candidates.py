@@ -59,6 +59,13 @@ _SCHEDULE_RE = re.compile(r"^(?:be|run|start|open|begin|take|arrive|close|finish
                           r"resume|retire|expire|stand)\b", re.IGNORECASE)
 # Currency written before a MONEY entity that the recogniser left out ("US$" in "US$1,000").
 _CURRENCY_BEFORE_RE = re.compile(r"(?:[A-Z]{1,3})?[$€£¥₹]$")
+# Currency named after a number ("412 million euros", "3 billion US dollars").
+_CURRENCY_AFTER_RE = re.compile(
+    r"\s+(?:(?:US|U\.S\.|Australian|Canadian|Hong Kong|New Zealand|Singapore)\s+)?"
+    r"(?:euros?|dollars?|pounds?(?: sterling)?|yen|yuan|renminbi|rupees?|francs?|krona|kronor|"
+    r"kroner|krone|roubles?|rubles?|pesos?|rand|shekels?|dinars?|dirhams?|lira|liras|"
+    r"riyals?|reais|zlot(?:y|ys|ych)|forints?|ringgit|baht|naira|shillings?|"
+    r"bitcoins?|USD|EUR|GBP|JPY|CNY|INR|CHF)\b")
 _MONTH_OR_DIGIT_RE = re.compile(
     r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 _AGE_RE = re.compile(r"\b(?:year|month)s?[- ]old\b|\bage[ds]?\s+\d", re.IGNORECASE)
@@ -260,6 +267,12 @@ def weigh_evidence(question: QuestionAnalysis, passages, idf: dict[str, float],
                                and bool(name_fit) and bool(head_stems)
                                and (_beside(words, word_stems, head_stems, a - s.start, b - s.start, reach=3)
                                     or bool(head_stems & set(tokenize(p.text[a:b])))))
+                    if label == "CARDINAL" and "MONEY" in fit:
+                        # The small recogniser calls "412 million euros" a CARDINAL "412
+                        # million": a number with a currency word after it is an amount of money.
+                        m = _CURRENCY_AFTER_RE.match(p.text, b, s.end)
+                        if m:
+                            label, b = "MONEY", m.end()
                     if label not in fit and not relabel:
                         continue
                     if label == "MONEY":

@@ -49,6 +49,30 @@ def test_weigh_evidence_how_much_picks_the_money_sentence_over_similar_ones():
     assert "budgeted" in p.text[:best.start].rsplit(".", 1)[-1]
 
 
+@pytest.mark.parametrize("amount, expected", [
+    ("412 million euros", "412 million euros"),  # the recogniser says CARDINAL "412 million"
+    ("3 billion US dollars", "3 billion US dollars"),
+    ("€412 million", "€412 million"),  # a MONEY entity as recognised
+])
+def test_weigh_evidence_how_much_number_with_currency_word_is_money(amount, expected):
+    asks = analyze("How much will the Riverton tram line cost?")
+    text = (f"The Riverton city council approved the new tram line on Monday. The project is "
+            f"budgeted at {amount}. The line will have 14 stops and should carry 30,000 passengers a day.")
+    # (entities are cached by chunk id: one id per text)
+    evidence = weigh_evidence(asks, [passage(text, sims=[0.6, 0.35, 0.5], pid=f"money-{amount}")],
+                              idf_of(asks), Weights())
+    assert evidence.candidates and evidence.candidates[0].text == expected
+    assert evidence.candidates[0].label == "MONEY"
+
+
+def test_weigh_evidence_number_before_a_currency_word_stays_a_count_for_how_many():
+    asks = analyze("How many stops will the tram line have?")
+    text = "The line will have 14 stops. The project is budgeted at 412 million euros."
+    evidence = weigh_evidence(asks, [passage(text, pid="stops-euros")], idf_of(asks), Weights())
+    assert evidence.candidates[0].text == "14"
+    assert all(c.label != "MONEY" for c in evidence.candidates)
+
+
 def test_weigh_evidence_candidate_named_in_question_is_not_an_answer():
     asks = analyze("How many stops will the tram line with 40,000 passengers have?")
     evidence = weigh_evidence(asks, [passage(TRAM)], idf_of(asks), Weights())
