@@ -8,7 +8,9 @@ so one answer's citations all come from one consistent state of the index.
 The generation is re-read from Chroma at most once a second (this process's own builds
 update it at once).
 
-Dense and lexical hits are filtered by the snapshot's records *before* they are ranked: a
+Dense search runs in numpy over the snapshot's own table of committed chunk vectors
+(dense.py), so its hits need no filtering; when the table cannot be built it asks Chroma.
+Chroma's and lexical hits are filtered by the snapshot's records *before* they are ranked: a
 running build's uncommitted chunks (already in Chroma and the lexical index) and superseded
 ones must not take rank places, or an answer about an untouched article would change while
 a build runs. A search that lost places to them asks again for more. A question holds a
@@ -30,6 +32,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from .dense import VectorTable
 from .lexical import LexicalSnapshot
 from .store import IndexStats, Store, StoredChunk
 from .syndication import Stories, stories
@@ -49,6 +52,8 @@ class Snapshot:
     stats: IndexStats
     lexical_index: LexicalSnapshot  # the lexical index's last commit at this generation
     stories: Stories  # wire-copy groups as they were when this generation was committed
+    vectors: VectorTable | None = None  # the committed chunks' vectors; None: ask Chroma
+
 
     @property
     def outlets(self) -> list[str]:
@@ -56,6 +61,8 @@ class Snapshot:
 
     def dense(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
         """The k nearest committed chunks (id, cosine)."""
+        if self.vectors is not None:
+            return self.vectors.search(vector, k, where)  # committed rows only, by construction
         return self._top(lambda n: self.store.dense(vector, n, where), k)
 
     def lexical(self, question: str, k: int) -> list[tuple[str, float]]:
@@ -126,7 +133,8 @@ class Searcher:
                 self.store.sync_side()
                 records = self.store.committed()
                 snap = Snapshot(self.store, gen, records, self.store.stats(records),
-                                self.store.lexical_snapshot(), stories(self.store.settings))
+                                self.store.lexical_snapshot(), stories(self.store.settings),
+                                self.store.vector_table(records))
                 self._snapshot = snap  # one assignment: readers see the old or the new
                 log.info("snapshot of generation %d: %d articles", gen, len(records))
             return snap

@@ -1,6 +1,7 @@
-"""The store: Chroma (dense vectors, filters, commit records) plus a SQLite side store
-(passages, lexical index, sentence vectors, annotations, file manifest). The only module
-that talks to Chroma.
+"""The store: Chroma (chunk vectors, commit records, the generation) plus a SQLite side
+store (passages, lexical index, chunk and sentence vectors, annotations, file manifest). The
+only module that talks to Chroma. Questions are searched in numpy over a snapshot's copy of
+the chunk vectors (dense.py, ``vector_table``); Chroma's own vector search is the fallback.
 
 Layout, per settings fingerprint (embedder + chunking), for deployment ``<name>``
 (``Settings.collection``):
@@ -13,7 +14,7 @@ Layout, per settings fingerprint (embedder + chunking), for deployment ``<name>`
   (``news`` never touches ``news-eu-…``);
 - SQLite ``index_dir/side-<name>-<fp>[-<server>].sqlite3``: per chunk its passage, title,
   outlet, date, url, offsets, sentence spans, sentence vectors (int8 with a float16 scale
-  per row, a blob), annotations (JSON) and stemmed terms; plus the manifest of corpus files,
+  per row, a blob), its vector (float16, a blob), annotations (JSON) and stemmed terms; plus the manifest of corpus files,
   each file's last parse without texts, and a copy of the article records as the last
   complete build left them (``build_records``; marked stale before a build writes);
 - tantivy ``index_dir/lexical-<name>-<fp>[-<server>]/``: BM25 over the chunks' terms
@@ -75,6 +76,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings, offline_environment
+from .dense import VectorTable
 from .errors import ConfigError, IndexBusyError, IndexMissingError
 from .lexical import LexicalIndex, LexicalSnapshot, coverage, terms_text
 
@@ -167,7 +169,7 @@ CREATE TABLE IF NOT EXISTS chunks(
     rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
     hash TEXT NOT NULL, text_hash TEXT NOT NULL, idx INTEGER, start INTEGER, end INTEGER,
     title TEXT, source TEXT, date TEXT, url TEXT, text TEXT, terms TEXT, spans TEXT,
-    sv BLOB, annotations TEXT);
+    sv BLOB, annotations TEXT, vec BLOB);
 CREATE INDEX IF NOT EXISTS chunks_version ON chunks(article_id, hash);
 CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
@@ -177,6 +179,10 @@ CREATE TABLE IF NOT EXISTS parsed(path TEXT PRIMARY KEY, summary TEXT);
 
 _ROW_COLUMNS = ("id", "article_id", "hash", "text_hash", "idx", "start", "end", "title", "source",
                 "date", "url", "text", "terms", "spans", "sv", "annotations")
+
+
+_INSERT_ROW = (f"INSERT INTO chunks({', '.join(_ROW_COLUMNS)}, vec) VALUES "
+               f"({','.join('?' * (len(_ROW_COLUMNS) + 1))})")
 
 
 class _Side:
@@ -198,6 +204,10 @@ class _Side:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against process crashes
             conn.executescript(_SIDE_SCHEMA)
+            # Side stores written before chunk vectors were kept here gain the column; the
+            # vectors are copied from Chroma on the next snapshot (Store.vector_table).
+            if "vec" not in {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}:
+                conn.execute("ALTER TABLE chunks ADD COLUMN vec BLOB")
             self._write = conn
         return self._write
 
@@ -448,6 +458,55 @@ class Store:
 
         return self._read(query)
 
+    def vector_table(self, records: dict[str, dict]) -> VectorTable | None:
+        """The committed chunks' vectors (records: a snapshot's article records) for exact
+        search in numpy (dense.py), read from the side store's float16 copies. Chunks
+        written before the side store kept vectors get theirs from Chroma first, once.
+        None (search goes to Chroma, logged) when the side store cannot be completed, e.g.
+        a read-only index folder or chunks Chroma has no vector for."""
+        try:
+            self._complete_vectors(records)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            log.warning("dense search asks Chroma: the side store's chunk vectors could not "
+                        "be completed (%s)", exc)
+            return None
+        ids, blobs, days, sources = [], [], [], []
+        for cid, aid, h, date, source, vec in self.side.reader().execute(
+                "SELECT id, article_id, hash, date, source, vec FROM chunks"):
+            if (records.get(aid) or {}).get("hash") != h:
+                continue  # an uncommitted or superseded version
+            if vec is None:
+                log.warning("dense search asks Chroma: chunk %s has no vector in the side store "
+                            "(written while this snapshot was built?)", cid)
+                return None
+            ids.append(cid)
+            blobs.append(vec)
+            days.append(_day(date))
+            sources.append(source or "")
+        if not ids:
+            return VectorTable.build([], np.zeros((0, 0), dtype=np.float32), [], [])
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(ids), -1)
+        return VectorTable.build(ids, matrix, days, sources)
+
+    def _complete_vectors(self, records: dict[str, dict]) -> None:
+        """Copy Chroma's vectors of committed chunks the side store lacks (side stores of
+        builds made before it kept them) into the side store."""
+        conn = self.side.writer()  # adds the vec column to an older side store
+        missing = [cid for cid, aid, h in conn.execute(
+            "SELECT id, article_id, hash FROM chunks WHERE vec IS NULL")
+            if (records.get(aid) or {}).get("hash") == h]
+        if not missing:
+            return
+        log.info("copying %d chunk vectors from Chroma into the side store %s (once)",
+                 len(missing), self.side.path)
+        chunks, _ = self._require()
+        for start in range(0, len(missing), self.chroma.max_batch):
+            got = chunks.get(ids=missing[start:start + self.chroma.max_batch], include=["embeddings"])
+            with self.side.transaction() as tx:
+                tx.executemany("UPDATE chunks SET vec = ? WHERE id = ?",
+                               [(np.asarray(v, dtype=np.float16).tobytes(), cid)
+                                for cid, v in zip(got["ids"], got["embeddings"])])
+
     def versions_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """Chunk id -> (article id, version hash), from the side store (a superset of Chroma
         and the lexical index: ids it lacks are rows of another machine's uncommitted build)."""
@@ -567,11 +626,11 @@ class Store:
                 _by_ids(conn, "DELETE FROM chunks WHERE id IN ({})", stale)
                 for start in range(0, len(missing), self.chroma.max_batch):
                     got = chunks.get(ids=missing[start:start + self.chroma.max_batch],
-                                     include=["documents", "metadatas"])
-                    conn.executemany(f"INSERT INTO chunks({', '.join(_ROW_COLUMNS)}) VALUES "
-                                     f"({','.join('?' * len(_ROW_COLUMNS))})",
-                                     [_row_from_server(i, d, m) for i, d, m in
-                                      zip(got["ids"], got["documents"], got["metadatas"])])
+                                     include=["documents", "metadatas", "embeddings"])
+                    conn.executemany(_INSERT_ROW, [
+                        _row_from_server(i, d, m) + (np.asarray(v, dtype=np.float16).tobytes(),)
+                        for i, d, m, v in zip(got["ids"], got["documents"], got["metadatas"],
+                                              got["embeddings"])])
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
             with self._lexical_writer():
                 if stale:
@@ -664,11 +723,11 @@ class Store:
         if not rows:
             return
         ids = [r["id"] for r in rows]
+        packed = np.asarray(vectors, dtype=np.float16)
         with self.side.transaction() as conn:
             _by_ids(conn, "DELETE FROM chunks WHERE id IN ({})", ids)
-            conn.executemany(f"INSERT INTO chunks({', '.join(_ROW_COLUMNS)}) VALUES "
-                             f"({','.join('?' * len(_ROW_COLUMNS))})",
-                             [tuple(r[c] for c in _ROW_COLUMNS) for r in rows])
+            conn.executemany(_INSERT_ROW, [tuple(r[c] for c in _ROW_COLUMNS) + (packed[i].tobytes(),)
+                                           for i, r in enumerate(rows)])
         self.lexical_index.replace((r["id"], r["terms"]) for r in rows)
         chunks, _ = self._handles
         metas = [_chroma_meta(r, self.server) for r in rows]

@@ -97,3 +97,71 @@ def test_reading_lease_keeps_superseded_rows_until_released(make_assistant, tmp_
         assert fresh.generation > snap.generation
         got = fresh.fetch([cid for cid, _ in fresh.lexical("Northfield hospital nurses", 5)])
         assert any("45 nurses" in c.text for c in got.values())
+
+
+def _chroma_order(assistant, qvec, k):
+    """Chroma's own nearest chunks, kept to the committed ones (what search did before)."""
+    snap = assistant.searcher.snapshot()
+    return [cid for cid, _ in snap._committed(assistant.store.dense(qvec, 4 * k))][:k]
+
+
+def test_snapshot_dense_numpy_table_agrees_with_chroma(make_assistant, tmp_path):
+    corpus = _corpus(tmp_path)
+    assistant = make_assistant(corpus)
+    assistant.build_index()
+    snap = assistant.searcher.snapshot()
+    assert snap.vectors is not None, "dense search fell back to Chroma"
+    assert len(snap.vectors) == snap.stats.chunks
+    for question in ("How much will the Riverton tram line cost?", "flu season nurses",
+                     "When can larger ships dock in the harbour?"):
+        qvec = assistant.embedder.embed_query(question)
+        ours = snap.dense(qvec, 3)
+        assert [cid for cid, _ in ours] == _chroma_order(assistant, qvec, 3)
+        chroma = dict(assistant.store.dense(qvec, 10))
+        # float16 copies: cosines within 1e-3 of Chroma's float32 ones
+        assert [s for _, s in ours] == pytest.approx([chroma[c] for c, _ in ours], abs=1e-3)
+    # filters: Chroma's where language, evaluated on the table
+    qvec = assistant.embedder.embed_query("tram")
+    assert snap.dense(qvec, 5, where={"day": {"$gte": 20990101}}) == []
+    assert len(snap.dense(qvec, 5, where={"source": {"$in": list(snap.stats.outlets)}})) == min(5, snap.stats.chunks)
+
+
+def test_snapshot_side_store_without_vectors_copies_them_from_chroma(make_assistant, tmp_path, caplog):
+    corpus = _corpus(tmp_path)
+    assistant = make_assistant(corpus)
+    assistant.build_index()
+    # A side store written before chunk vectors were kept there: no vec column at all.
+    with assistant.store.side.transaction() as conn:
+        conn.execute("ALTER TABLE chunks DROP COLUMN vec")
+    again = make_assistant(corpus)  # a new process on the same index
+    with caplog.at_level("INFO", logger="assistant.store"):
+        snap = again.searcher.snapshot()
+    assert snap.vectors is not None and len(snap.vectors) == snap.stats.chunks
+    assert "chunk vectors from Chroma" in caplog.text
+    qvec = again.embedder.embed_query("How much will the Riverton tram line cost?")
+    assert [cid for cid, _ in snap.dense(qvec, 3)] == _chroma_order(again, qvec, 3)
+    nulls = again.store.side.writer().execute("SELECT count(*) FROM chunks WHERE vec IS NULL").fetchone()[0]
+    assert nulls == 0, "the copied vectors were not saved"
+
+
+def test_snapshot_vectors_incomplete_falls_back_to_chroma_and_logs(make_assistant, tmp_path, caplog,
+                                                                   monkeypatch):
+    import sqlite3
+
+    corpus = _corpus(tmp_path)
+    assistant = make_assistant(corpus)
+    assistant.build_index()
+    with assistant.store.side.transaction() as conn:
+        conn.execute("UPDATE chunks SET vec = NULL")
+    again = make_assistant(corpus)
+
+    def refuse(*_a, **_k):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(again.store, "_complete_vectors", refuse)  # e.g. a read-only index folder
+    with caplog.at_level("WARNING", logger="assistant.store"):
+        snap = again.searcher.snapshot()
+    assert snap.vectors is None
+    assert "dense search asks Chroma" in caplog.text and "readonly" in caplog.text
+    answer = again.ask("How much will the Riverton tram line cost?")
+    assert "412 million" in answer.answer
