@@ -49,6 +49,8 @@ class VectorTable:
     def build(cls, ids: Sequence[str], vectors: np.ndarray, days: Sequence[int],
               sources: Sequence[str]) -> "VectorTable":
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not len(ids):
+            vectors = vectors.reshape(0, vectors.shape[1] if vectors.ndim == 2 else 0)
         if vectors.ndim != 2 or len(vectors) != len(ids) or len(days) != len(ids) \
                 or len(sources) != len(ids):
             raise ValueError(f"{len(ids)} ids, vectors of shape {vectors.shape}, "

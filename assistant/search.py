@@ -131,7 +131,7 @@ class Searcher:
             snap = self._snapshot
             if snap is None or snap.generation != gen:
                 self.store.sync_side()
-                records = self.store.committed()
+                records = self.store.snapshot_records(gen)
                 snap = Snapshot(self.store, gen, records, self.store.stats(records),
                                 self.store.lexical_snapshot(), stories(self.store.settings),
                                 self.store.vector_table(records))

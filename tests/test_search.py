@@ -165,3 +165,27 @@ def test_snapshot_vectors_incomplete_falls_back_to_chroma_and_logs(make_assistan
     assert "dense search asks Chroma" in caplog.text and "readonly" in caplog.text
     answer = again.ask("How much will the Riverton tram line cost?")
     assert "412 million" in answer.answer
+
+
+def test_snapshot_records_from_side_copy_only_while_it_is_that_generation(make_assistant, tmp_path,
+                                                                         monkeypatch, backend):
+    corpus = _corpus(tmp_path)
+    assistant = make_assistant(corpus)
+    assistant.build_index()
+    store = assistant.store
+    gen = store.generation(max_age=0)
+    chroma_records = store.committed()
+    reads = []
+    real_committed = store.committed
+    monkeypatch.setattr(store, "committed", lambda *a, **k: reads.append(1) or real_committed(*a, **k))
+    assert store.snapshot_records(gen) == chroma_records
+    # Embedded: the side store's copy of that generation, no Chroma read; a server: Chroma.
+    assert len(reads) == (1 if backend else 0)
+    reads.clear()
+    assert store.snapshot_records(gen + 1) == chroma_records  # another generation: Chroma
+    assert len(reads) == 1
+    reads.clear()
+    # A build that began writing marks the copy stale: Chroma is read again.
+    with store.writer(), store.writing():
+        pass
+    assert store.snapshot_records(gen) == chroma_records and len(reads) == 1
