@@ -145,6 +145,7 @@ def unpack_vectors(raw: bytes, rows: int) -> np.ndarray:
     return q * (scale / 127)[:, None]
 
 
+_VECTOR_BLOCK = 4096  # chunk vectors converted at a time when a snapshot's table is built
 _SQL_PARAMS = 900  # SQLite's bound-parameter limit, with room to spare
 
 
@@ -489,11 +490,26 @@ class Store:
             log.warning("dense search asks Chroma: the side store's chunk vectors could not "
                         "be completed (%s)", exc)
             return None
-        ids, days, sources = [], [], []
-        # Filled row by row into one float32 matrix sized by the records' chunk counts: at
-        # 100k chunks, collecting the blobs first and converting them after doubled the peak.
-        matrix = np.zeros((0, 0), dtype=np.float32)
+        ids, days, sources, block = [], [], [], []
+        # Filled block by block into one (dimension, n) float32 matrix sized by the records'
+        # chunk counts: at 100k chunks, collecting every blob first and converting them
+        # after doubled the peak memory of a snapshot.
+        columns: np.ndarray | None = None
         expected = sum(int(r.get("n_chunks", 0)) for r in records.values())
+
+        def flush() -> None:
+            nonlocal columns
+            rows = np.frombuffer(b"".join(block), dtype=np.float16).reshape(len(block), -1)
+            end, start = len(ids), len(ids) - len(block)
+            if columns is None:
+                columns = np.zeros((rows.shape[1], max(expected, end)), dtype=np.float32)
+            elif end > columns.shape[1]:  # more committed rows than the records count
+                grown = np.zeros((columns.shape[0], max(2 * columns.shape[1], end)), dtype=np.float32)
+                grown[:, :start] = columns[:, :start]
+                columns = grown
+            columns[:, start:end] = rows.T
+            block.clear()
+
         for cid, aid, h, date, source, vec in self.side.reader().execute(
                 "SELECT id, article_id, hash, date, source, vec FROM chunks"):
             if (records.get(aid) or {}).get("hash") != h:
@@ -502,17 +518,17 @@ class Store:
                 log.warning("dense search asks Chroma: chunk %s has no vector in the side store "
                             "(written while this snapshot was built?)", cid)
                 return None
-            row = np.frombuffer(vec, dtype=np.float16)
-            if len(ids) == len(matrix):
-                grown = np.zeros((max(expected, 2 * len(matrix), 64), len(row)), dtype=np.float32)
-                if len(matrix):
-                    grown[:len(matrix)] = matrix
-                matrix = grown
-            matrix[len(ids)] = row
             ids.append(cid)
             days.append(_day(date))
             sources.append(source or "")
-        return VectorTable.build(ids, matrix[:len(ids)], days, sources)
+            block.append(vec)
+            if len(block) == _VECTOR_BLOCK:
+                flush()
+        if block:
+            flush()
+        if columns is None:
+            return VectorTable.build([], np.zeros((0, 0), dtype=np.float32), [], [])
+        return VectorTable.from_columns(ids, columns[:, :len(ids)], days, sources)
 
     def _complete_vectors(self, records: dict[str, dict]) -> None:
         """Copy Chroma's vectors of committed chunks the side store lacks (side stores of

@@ -66,6 +66,15 @@ def test_search_question_of_other_dimension_raises():
 def test_build_misaligned_columns_raise():
     with pytest.raises(ValueError, match="do not line up"):
         VectorTable.build(["a", "b"], np.ones((3, 2)), [0, 0], ["x", "y"])
+    with pytest.raises(ValueError, match="do not line up"):
+        VectorTable.from_columns(["a", "b"], np.ones((2, 2)), [0], ["x", "y"])
+
+
+def test_from_columns_equals_build_from_rows():
+    rows = _table()
+    cols = VectorTable.from_columns(rows.ids, rows.columns, rows.day, rows.source)
+    q = np.array([0.2, 0.9, 0.1])
+    assert cols.search(q, 4) == rows.search(q, 4)
 
 
 def test_search_empty_table_or_zero_k_finds_nothing():
@@ -77,4 +86,4 @@ def test_search_empty_table_or_zero_k_finds_nothing():
 def test_table_is_read_only():
     table = _table()
     with pytest.raises(ValueError):
-        table.vectors[0, 0] = 2.0
+        table.columns[0, 0] = 2.0

@@ -189,3 +189,22 @@ def test_snapshot_records_from_side_copy_only_while_it_is_that_generation(make_a
     with store.writer(), store.writing():
         pass
     assert store.snapshot_records(gen) == chroma_records and len(reads) == 1
+
+
+def test_vector_table_grows_when_records_undercount_chunks(make_assistant, tmp_path, monkeypatch):
+    import numpy as np
+
+    from assistant import store as store_module
+
+    corpus = _corpus(tmp_path)
+    assistant = make_assistant(corpus)
+    assistant.build_index()
+    store = assistant.store
+    records = store.snapshot_records(store.generation(max_age=0))
+    whole = store.vector_table(records)
+    monkeypatch.setattr(store_module, "_VECTOR_BLOCK", 1)  # one row per block: grows each time
+    undercounted = {aid: {**r, "n_chunks": 0} for aid, r in records.items()}
+    grown = store.vector_table(undercounted)
+    assert grown.ids == whole.ids and len(grown) == 3
+    assert np.array_equal(grown.columns, whole.columns)
+    assert grown.columns.flags.c_contiguous
