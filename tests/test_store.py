@@ -69,6 +69,9 @@ def test_second_app_instance_builds_its_side_store_from_the_server(chroma_server
     assert "Teachers welcomed" in reader.ask("What did teachers welcome?").answer
     chunk = next(iter(reader.store.fetch(reader.store.chunk_ids()).values()))
     assert chunk.sentence_vectors is not None and chunk.sentence_vectors.shape[1] == 384
+    # the chunk vectors came with the sync: dense search runs on this machine, not on Chroma
+    snap = reader.searcher.snapshot()
+    assert snap.vectors is not None and len(snap.vectors) == snap.stats.chunks == len(reader.store.chunk_ids())
 
 
 def test_server_writer_lock_refuses_a_second_writer_anywhere(chroma_server, tmp_path, settings_factory):
