@@ -39,7 +39,8 @@ Concurrency model:
   a heartbeat in its metadata and a lock whose heartbeat is older than
   ``WRITER_STALE_S`` is taken over (its holder died).
 - Readers never share mutable state with the writer. search.py gives each question one
-  immutable ``Snapshot`` (generation, committed article records, outlets), replaced by one
+  immutable ``Snapshot`` (generation, committed article records, outlets, the read-only
+  table of the committed chunks' vectors), replaced by one
   assignment when the generation moves, holding a tantivy searcher of the last lexical
   commit (immutable); its dense and lexical hits are filtered by the snapshot's records before
   they are ranked, and it leases its generation for the question (search.py). Each reader
@@ -533,8 +534,10 @@ class Store:
     def _complete_vectors(self, records: dict[str, dict]) -> None:
         """Copy Chroma's vectors of committed chunks the side store lacks (side stores of
         builds made before it kept them) into the side store."""
-        conn = self.side.writer()  # adds the vec column to an older side store
-        missing = [cid for cid, aid, h in conn.execute(
+        self.side.writer()  # opening it adds the vec column to an older side store
+        # Read on this thread's own connection: the writer's may be inside a build's
+        # transaction on another thread (only side.transaction() serializes its use).
+        missing = [cid for cid, aid, h in self.side.reader().execute(
             "SELECT id, article_id, hash FROM chunks WHERE vec IS NULL")
             if (records.get(aid) or {}).get("hash") == h]
         if not missing:
