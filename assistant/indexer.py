@@ -233,6 +233,7 @@ class Indexer:
                 return None
         if touched:  # same bytes, new mtime (a copy, a touch): remember the new stat
             store.save_manifest({rel: (*files[rel], saved[rel][2]) for rel in files}, facts)
+        store.keep_records_copy(generation)
         return IndexReport(
             articles=facts["articles"], chunks=facts["chunks"], unchanged=facts["articles"],
             skipped=[Problem(**p) for p in facts.get("skipped", [])],

@@ -51,8 +51,13 @@ Concurrency model:
   collection when the server's generation differs from the local one (the chunk records
   then also carry the passage fields, sentence vectors and annotations); embedded, those
   live only in the side store.
-Left out: a reader in another process on an embedded store does not see the writer's new
-HNSW entries until it reopens Chroma (Chroma's PersistentClient is single-process).
+- Embedded, a reader never opens Chroma: every build records the generation and the time
+  of the build in the side store right after Chroma's (``finish``) and, once complete, a
+  copy of the article records of that generation (``save_manifest``; marked stale before
+  a build writes, so a reader falls back to Chroma while one runs or after one died). The
+  generation, the records, the passages, the vectors and BM25 then all come from the side
+  store and tantivy, which also sees a writer in another process at once (Chroma's
+  PersistentClient would not: it is single-process).
 """
 
 from __future__ import annotations
@@ -159,6 +164,13 @@ def _by_ids(conn: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tupl
         part = ids[start:start + _SQL_PARAMS]
         rows += conn.execute(sql.format(",".join("?" * len(part))), part).fetchall()
     return rows
+
+
+def _copy_current(rows: dict[str, str], generation: int) -> bool:
+    """Whether the side store's meta rows say its records copy is that of generation and
+    no build began writing since."""
+    return (rows.get("records_stale") == "0" and "records" in rows
+            and rows.get("records_generation") == str(generation))
 
 
 def _day(date: str | None) -> int:
@@ -392,11 +404,16 @@ class Store:
 
     # -- read side ------------------------------------------------------------------------
     def generation(self, max_age: float = 1.0) -> int:
-        """The store's generation (bumped by every build that changed something); read from
-        Chroma at most every max_age seconds (this process's own builds update it at once)."""
+        """The store's generation (bumped by every build that changed something); read at
+        most every max_age seconds (this process's own builds update it at once). Embedded:
+        the side store's record of it (``local_generation``), so that a question, whose every
+        read is of the side store, the tantivy index and the numpy vector table, never loads
+        chromadb (1.2-1.6 s of a cold start); with a server, or no complete build recorded
+        there, Chroma's."""
         now = time.monotonic()
         if self._generation is None or now - self._generation_read >= max_age:
-            self._generation = int(self.meta().get("generation", 0))
+            local = self.local_generation()
+            self._generation = local if local is not None else int(self.meta().get("generation", 0))
             self._generation_read = now
         return self._generation
 
@@ -431,30 +448,61 @@ class Store:
         At 100k chunks reading 30k records from Chroma took 2.7 s and kept ~150 MB in
         chromadb's allocations for the life of the process; the copy is 0.3 s and 28 MB."""
         if not self.server and self.side.exists():
-            saved = self._saved_records(generation, self.side.reader())
+            saved = self._saved_records(generation, self.side.reader(), check_chroma=False)
             if saved is not None:
                 return saved
         return self.committed()
 
-    def _saved_records(self, generation: int, conn: sqlite3.Connection) -> dict[str, dict] | None:
+    def _saved_records(self, generation: int, conn: sqlite3.Connection,
+                       check_chroma: bool = True) -> dict[str, dict] | None:
         """The side store's copy of the article records when it is certain to be Chroma's
         at generation: embedded (no other machine writes), saved by the build that completed
         that generation (``save_manifest``), and no build began writing since (``writing``
         marks the copy stale first, so a build killed midway leaves it stale). The three
         values are read in one statement, so a writer's commit beside it is seen whole or
-        not at all."""
+        not at all. check_chroma: also that Chroma still has the collection (a build; a
+        reader skips it, as a build that drops this fingerprint's collections deletes its side
+        store with them)."""
         if self.server:
             return None
         rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN "
                                  "('records', 'records_generation', 'records_stale')").fetchall())
-        if (rows.get("records_stale") == "0" and "records" in rows
-                and rows.get("records_generation") == str(generation)
-                and self.articles_name in self.chroma.names()):
+        if (_copy_current(rows, generation)
+                and (not check_chroma or self.articles_name in self.chroma.names())):
             try:
                 return json.loads(rows["records"])
             except ValueError as exc:
                 log.warning("reading the article records from Chroma: their copy is unreadable: %s", exc)
         return None
+
+    def keep_records_copy(self, generation: int) -> None:
+        """Embedded, under the writer lock: save Chroma's article records (and the time of
+        the last build) in the side store unless current copies are there. A side store of
+        a build made before they were kept gets them on its next no-change run; readers
+        then never load chromadb."""
+        if self.server:
+            return
+        rows = dict(self.side.writer().execute(
+            "SELECT key, value FROM meta WHERE key IN ('records_generation', 'records_stale', "
+            "'last_build') UNION ALL SELECT 'records', '' FROM meta WHERE key = 'records'").fetchall())
+        if not rows.get("last_build"):
+            with self.side.transaction() as tx:
+                tx.execute("INSERT OR REPLACE INTO meta VALUES ('last_build', ?)",
+                           (str(self.meta().get("last_build") or ""),))
+        if _copy_current(rows, generation):
+            return
+        log.info("saving a copy of the article records in the side store %s", self.side.path)
+        self._save_records(self.committed(partial=True), generation)
+
+    def _save_records(self, records: dict[str, dict], generation: int,
+                      conn: sqlite3.Connection | None = None) -> None:
+        values = [("records", json.dumps(records)), ("records_generation", str(generation)),
+                  ("records_stale", "0")]
+        if conn is not None:
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values)
+            return
+        with self.side.transaction() as tx:
+            tx.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values)
 
     def stats(self, records: dict[str, dict] | None = None) -> IndexStats:
         metas = list((records if records is not None else self.committed()).values())
@@ -468,8 +516,17 @@ class Store:
             articles=len(metas), chunks=sum(int(m.get("n_chunks", 0)) for m in metas),
             outlets=dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),
             first_date=min(dates) if dates else None, last_date=max(dates) if dates else None,
-            last_build=self.meta().get("last_build"),
+            last_build=self._last_build(),
         )
+
+    def _last_build(self) -> str | None:
+        """When the last changing build finished: from the side store (embedded; written by
+        ``finish``), else from Chroma's collection metadata."""
+        if not self.server:
+            local = self.side.get_meta("last_build")
+            if local:
+                return local
+        return self.meta().get("last_build")
 
     def dense(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
         def query(chunks, _):
@@ -815,7 +872,8 @@ class Store:
             articles.modify(metadata=meta)
         gen = int(meta.get("generation", 0))
         with self.side.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                             [("generation", str(gen)), ("last_build", str(meta.get("last_build") or ""))])
         self._generation, self._generation_read = gen, time.monotonic()
         return gen
 
@@ -858,10 +916,7 @@ class Store:
                 conn.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?)",
                                  [(p, v) for p, v in new.items() if saved.get(p) != v])
             if records is not None:
-                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
-                    ("records", json.dumps(records)),
-                    ("records_generation", str(facts.get("generation"))),
-                    ("records_stale", "0")])
+                self._save_records(records, facts.get("generation"), conn)
 
     # -- collection ownership -------------------------------------------------------------
     def owned(self) -> list[str]:

@@ -438,19 +438,18 @@ class _Panels:
 
     def current(self) -> tuple[list[str], list[str]]:
         """(outlets, example questions) of the current index."""
-        index = self.assistant.index
         try:
-            key = (index.generation(), index.exists())
+            snap = self.assistant.searcher.snapshot()
+            key = snap.generation
         except AssistantError:
-            key = None
+            snap, key = None, None
         with self._lock:
             if key is not None and key == self._key:
                 return self._value
-        try:
-            outlets = list(self.assistant.stats().outlets)
-            examples = example_questions(index.article_records())
-        except AssistantError:
-            outlets, examples = [], []
+        outlets, examples = [], []
+        if snap is not None:
+            outlets = list(snap.stats.outlets)
+            examples = example_questions(snap.records)
         value = (outlets, examples)
         with self._lock:
             self._key, self._value = key, value

@@ -208,3 +208,32 @@ def test_vector_table_grows_when_records_undercount_chunks(make_assistant, tmp_p
     assert grown.ids == whole.ids and len(grown) == 3
     assert np.array_equal(grown.columns, whole.columns)
     assert grown.columns.flags.c_contiguous
+
+
+def test_embedded_question_in_new_process_loads_no_chromadb(make_assistant, tmp_path, backend):
+    import subprocess
+    import sys
+
+    corpus = _corpus(tmp_path)
+    assistant = make_assistant(corpus)
+    assistant.build_index()
+    # An index built before the side store kept these copies: a no-change run saves them.
+    with assistant.store.side.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key IN ('records', 'records_generation', "
+                     "'records_stale', 'last_build')")
+    make_assistant(corpus).build_index()
+    s = assistant.settings
+    code = ("import sys; from assistant import Assistant, Settings\n"
+            f"s = Settings.from_env(env={{}}, corpus_dir={str(s.corpus_dir)!r}, index_dir={str(s.index_dir)!r}, "
+            f"chroma_url={s.chroma_url!r}, collection={s.collection!r})\n"
+            "a = Assistant(s)\n"
+            "r = a.ask('How much will the Riverton tram line cost?')\n"
+            "print('ANSWER', r.answer)\n"
+            "print('LAST_BUILD', a.stats().last_build)\n"
+            "print('CHROMADB', 'chromadb' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "412 million" in proc.stdout
+    assert "LAST_BUILD 20" in proc.stdout  # an ISO date, from the side store or Chroma
+    # Embedded: the side store, tantivy and the numpy table answer; a server is asked.
+    assert f"CHROMADB {bool(backend)}" in proc.stdout
