@@ -543,12 +543,25 @@ class Store:
         None (search goes to Chroma, logged) when the side store cannot be completed, e.g.
         a read-only index folder or chunks Chroma has no vector for."""
         try:
-            self._complete_vectors(records)
+            self.side.writer()  # opening it adds the vec column to an older side store
+            table, missing = self._read_vectors(records)
+            if missing:  # one scan finds them: no second pass over the table per snapshot
+                self._complete_vectors(missing)
+                table, missing = self._read_vectors(records)
         except (sqlite3.Error, OSError, ValueError) as exc:
             log.warning("dense search asks Chroma: the side store's chunk vectors could not "
                         "be completed (%s)", exc)
             return None
-        ids, days, sources, block = [], [], [], []
+        if missing:
+            log.warning("dense search asks Chroma: chunk %s has no vector in the side store "
+                        "(written while this snapshot was built?)", missing[0])
+            return None
+        return table
+
+    def _read_vectors(self, records: dict[str, dict]) -> tuple[VectorTable | None, list[str]]:
+        """(the table of the committed chunks, []) or (None, the committed chunk ids whose
+        vector the side store lacks)."""
+        ids, days, sources, block, missing = [], [], [], [], []
         # Filled block by block into one (dimension, n) float32 matrix sized by the records'
         # chunk counts: at 100k chunks, collecting every blob first and converting them
         # after doubled the peak memory of a snapshot.
@@ -568,37 +581,34 @@ class Store:
             columns[:, start:end] = rows.T
             block.clear()
 
+        # Read on this thread's own connection: the writer's may be inside a build's
+        # transaction on another thread (only side.transaction() serializes its use).
         for cid, aid, h, date, source, vec in self.side.reader().execute(
                 "SELECT id, article_id, hash, date, source, vec FROM chunks"):
             if (records.get(aid) or {}).get("hash") != h:
                 continue  # an uncommitted or superseded version
             if vec is None:
-                log.warning("dense search asks Chroma: chunk %s has no vector in the side store "
-                            "(written while this snapshot was built?)", cid)
-                return None
+                missing.append(cid)
+                continue
+            if missing:
+                continue  # no table this time: only the missing ids are still wanted
             ids.append(cid)
             days.append(_day(date))
             sources.append(source or "")
             block.append(vec)
             if len(block) == _VECTOR_BLOCK:
                 flush()
+        if missing:
+            return None, missing
         if block:
             flush()
         if columns is None:
-            return VectorTable.build([], np.zeros((0, 0), dtype=np.float32), [], [])
-        return VectorTable.from_columns(ids, columns[:, :len(ids)], days, sources)
+            return VectorTable.build([], np.zeros((0, 0), dtype=np.float32), [], []), []
+        return VectorTable.from_columns(ids, columns[:, :len(ids)], days, sources), []
 
-    def _complete_vectors(self, records: dict[str, dict]) -> None:
-        """Copy Chroma's vectors of committed chunks the side store lacks (side stores of
-        builds made before it kept them) into the side store."""
-        self.side.writer()  # opening it adds the vec column to an older side store
-        # Read on this thread's own connection: the writer's may be inside a build's
-        # transaction on another thread (only side.transaction() serializes its use).
-        missing = [cid for cid, aid, h in self.side.reader().execute(
-            "SELECT id, article_id, hash FROM chunks WHERE vec IS NULL")
-            if (records.get(aid) or {}).get("hash") == h]
-        if not missing:
-            return
+    def _complete_vectors(self, missing: list[str]) -> None:
+        """Copy Chroma's vectors of these committed chunks (of side stores written before
+        it kept them) into the side store."""
         log.info("copying %d chunk vectors from Chroma into the side store %s (once)",
                  len(missing), self.side.path)
         chunks, _ = self._require()
